@@ -1,0 +1,288 @@
+"""Component contracts: what a plugin implements for each kind.
+
+Every component class has a ``name`` (what a config's ``plugin = "..."``
+names), an ``Options`` dataclass (the options its config section accepts,
+validated before any work starts) and is built as ``Cls(options)``.
+Components that carry state persist it with ``save_pretrained(dir)`` and
+``Cls.from_pretrained(dir)``, as in Hugging Face transformers/peft.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from retrikt_core.atomic import atomic_write_json
+from retrikt_core.records import Example, Knowledge, Neighbors
+
+
+@dataclass
+class NoOptions:
+    """Options of a component that takes none."""
+
+
+COMPONENT_FILE = "component.json"
+
+
+class Component(ABC):  # noqa: B024 (kinds below declare the abstract methods)
+    """Base of every component kind."""
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, options: Any | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line for listings: the first line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write the component (name, options, state) into directory ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        options = asdict(self.options) if is_dataclass(self.options) else {}
+        atomic_write_json(
+            path / COMPONENT_FILE, {"kind": self.kind, "name": self.name, "options": options}
+        )
+        self.save_state(path)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> Component:
+        """Rebuild a component written by :meth:`save_pretrained`."""
+        path = Path(path)
+        meta = read_component_meta(path)
+        known = {f.name for f in fields(cls.Options)}
+        options = cls.Options(**{k: v for k, v in meta["options"].items() if k in known})
+        component = cls(options)
+        component.load_state(path)
+        return component
+
+    def save_state(self, path: Path) -> None:  # noqa: B027 (optional hook)
+        """Write learned state under ``path``; stateless components write nothing."""
+
+    def load_state(self, path: Path) -> None:  # noqa: B027 (optional hook)
+        """Read what :meth:`save_state` wrote."""
+
+
+def read_component_meta(path: Path) -> dict[str, Any]:
+    meta_path = Path(path) / COMPONENT_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path}: missing; not a saved retrikt component")
+    return json.loads(meta_path.read_text())
+
+
+class Task(Component):
+    """Where labelled examples come from.
+
+    Subclasses set ``label_names`` (index order = label index), ``verbalizers``
+    (one word per label, for LLM prompts and verbalizer teachers), ``is_pair``
+    and ``description``, and implement :meth:`load`.
+    """
+
+    kind = "task"
+    label_names: list[str]
+    verbalizers: list[str]
+    is_pair: bool = False
+    description: str = ""
+    field_names: tuple[str, ...] = ("sentence",)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def train_split(self) -> str:
+        return getattr(self.options, "train_split", "train")
+
+    @property
+    def eval_split(self) -> str:
+        return getattr(self.options, "eval_split", "validation")
+
+    @property
+    def k_shot(self) -> int:
+        return getattr(self.options, "k_shot", 16)
+
+    @abstractmethod
+    def load(self, split: str) -> list[Example]:
+        """All examples of ``split``, with label indices."""
+
+    def check(self) -> None:
+        """Cheap checks before any work (files exist, fields set); raise ConfigError."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the data behind the task (files, sizes, times); part of
+        the ``prepare`` stage's key so that changed data is prepared again."""
+        return {}
+
+    def sample_k_shot(self, examples: Sequence[Example], k: int, seed: int) -> list[Example]:
+        """Seeded sample of ``k`` examples per label, in a stable order."""
+        by_label: dict[int, list[Example]] = {i: [] for i in range(self.num_labels)}
+        for example in examples:
+            if example.label is None:
+                raise ValueError(f"example {example.id!r} has no label")
+            by_label[example.label].append(example)
+        rng = random.Random(seed)
+        chosen: list[Example] = []
+        for label, pool in by_label.items():
+            if len(pool) < k:
+                raise ValueError(
+                    f"task {self.name!r}: label {self.label_names[label]!r} has "
+                    f"{len(pool)} examples in split {self.train_split!r}, fewer than k_shot={k}"
+                )
+            chosen.extend(rng.sample(pool, k))
+        return chosen
+
+
+class KnowledgeGenerator(Component):
+    """Where knowledge text comes from: an LLM that writes samples, or a corpus.
+
+    ``conditional`` generators write text for a requested label
+    (``generate(label, n)``); unconditional ones (corpora) are called with
+    ``label=None`` and the teacher alone labels what they give.
+    """
+
+    kind = "generator"
+    conditional: ClassVar[bool] = True
+    source: ClassVar[str] = "generator"
+
+    @abstractmethod
+    def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
+        """Adapt to the task (soft-prompt tuning); returns stats for the manifest."""
+
+    @abstractmethod
+    def generate(self, label: int | None, n: int, *, seed: int) -> list[Knowledge]:
+        """``n`` new entries for ``label`` (or unlabelled when ``label`` is None),
+        without teacher probabilities; the pipeline labels them."""
+
+    def policy(self) -> Any | None:
+        """The policy view that an RL optimizer trains, or None if there is none."""
+        return None
+
+
+class Teacher(Component):
+    """Judges samples: a distribution over the task's labels for each input."""
+
+    kind = "teacher"
+
+    def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
+        """Fit or calibrate on the k-shot examples (optional)."""
+        return {}
+
+    @abstractmethod
+    def predict_proba(self, examples: list[Example]) -> list[list[float]]:
+        """``[n][num_labels]`` label probabilities."""
+
+    @abstractmethod
+    def num_parameters(self) -> int:
+        """Parameters used at inference."""
+
+
+RewardFn = Callable[[list[Knowledge]], list[float]]
+
+
+class RLOptimizer(Component):
+    """Improves a generator's policy against a reward; ``none`` is a valid optimizer."""
+
+    kind = "optimizer"
+
+    @abstractmethod
+    def optimize(
+        self, generator: KnowledgeGenerator, reward: RewardFn | None, *, task: Task, seed: int
+    ) -> list[dict[str, float]]:
+        """Update ``generator`` in place; returns one history row per step."""
+
+
+class KnowledgeStore(Component):
+    """Holds knowledge entries and finds those nearest a query.
+
+    Entries are searched by the store's own keys (dense vectors from an
+    encoder, or terms for a sparse store). A query whose ``id`` equals an
+    entry's id never gets that entry back (self-exclusion during training).
+    """
+
+    kind = "store"
+
+    @abstractmethod
+    def add(self, entries: list[Knowledge]) -> None:
+        """Add entries (their ids must be unique within the store)."""
+
+    @abstractmethod
+    def search(self, queries: list[Example], k: int) -> Neighbors:
+        """Up to ``k`` nearest entries per query, best first, self excluded."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def entries(self) -> list[Knowledge]:
+        """All entries, in insertion order."""
+
+
+class Retriever(Component):
+    """Query policy over one or more stores."""
+
+    kind = "retriever"
+
+    def bind(self, stores: list[KnowledgeStore]) -> None:
+        if not stores:
+            raise ValueError(f"retriever {self.name!r} needs at least one store")
+        self.stores = stores
+
+    @property
+    def k(self) -> int:
+        return getattr(self.options, "k", 16)
+
+    @abstractmethod
+    def retrieve(self, examples: list[Example], k: int | None = None) -> Neighbors:
+        """Neighbours of each example across the bound stores, self excluded."""
+
+
+class Student(Component):
+    """The tiny model: trained on k-shot labels and teacher-labelled knowledge,
+    it combines its own prediction with retrieved neighbours' labels."""
+
+    kind = "student"
+
+    @abstractmethod
+    def fit(
+        self,
+        task: Task,
+        examples: list[Example],
+        knowledge: list[Knowledge],
+        retriever: Retriever | None,
+        *,
+        seed: int,
+    ) -> dict[str, Any]:
+        """Train. With ``retriever`` None it must not use retrieval (baselines)."""
+
+    @abstractmethod
+    def predict_proba(
+        self, examples: list[Example], neighbors: Neighbors | None = None
+    ) -> list[list[float]]:
+        """Own prediction, interpolated with neighbours' labels when given."""
+
+    @abstractmethod
+    def num_parameters(self) -> int:
+        """Everything run at inference (encoder, prompt, head, query encoder)."""
+
+    def encode(self, examples: list[Example]) -> list[list[float]]:
+        """Dense keys for a store; students without an encoder raise."""
+        raise NotImplementedError(f"student {self.name!r} has no encoder")
+
+
+class RewardTerm(Component):
+    """One term of the RL reward, weighted in config."""
+
+    kind = "reward"
+
+    @abstractmethod
+    def score(self, samples: list[Knowledge], context: dict[str, Any]) -> list[float]:
+        """One score per sample (higher is better)."""

@@ -1,0 +1,111 @@
+"""Plain record types passed between components.
+
+They hold Python lists and floats (not arrays) so that they serialise to JSON
+lines without a numeric library; components convert at their own boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Example:
+    """One task input: a sentence or a sentence pair, with a label index when known."""
+
+    text: str
+    text_pair: str | None = None
+    label: int | None = None
+    id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Example:
+        return cls(
+            text=row["text"],
+            text_pair=row.get("text_pair"),
+            label=row.get("label"),
+            id=str(row.get("id", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """One knowledge-store entry.
+
+    ``requested_label`` is the label the generator was asked for (None for an
+    unlabelled corpus entry); ``teacher_probs`` is the teacher's distribution
+    over the task's labels; ``provenance`` says where it came from
+    (generator, step, seed, file, ...).
+    """
+
+    text: str
+    text_pair: str | None = None
+    requested_label: int | None = None
+    teacher_probs: tuple[float, ...] = ()
+    source: str = "generator"
+    provenance: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+    @property
+    def example(self) -> Example:
+        """The entry as an unlabelled task input (what the student and teacher read)."""
+        return Example(text=self.text, text_pair=self.text_pair, id=self.id)
+
+    @property
+    def teacher_label(self) -> int:
+        """Arg-max of the teacher distribution (hard label)."""
+        if not self.teacher_probs:
+            raise ValueError(f"knowledge entry {self.id!r} has no teacher_probs")
+        probs = self.teacher_probs
+        return max(range(len(probs)), key=probs.__getitem__)
+
+    def to_dict(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["teacher_probs"] = list(self.teacher_probs)
+        return row
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Knowledge:
+        return cls(
+            text=row["text"],
+            text_pair=row.get("text_pair"),
+            requested_label=row.get("requested_label"),
+            teacher_probs=tuple(row.get("teacher_probs") or ()),
+            source=row.get("source", "generator"),
+            provenance=dict(row.get("provenance") or {}),
+            id=str(row.get("id", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Neighbors:
+    """What a retriever returns for a batch of queries.
+
+    All three fields are indexed ``[query][rank]``; ``label_probs[q][r]`` is the
+    teacher distribution of the r-th neighbour of query q. Queries with fewer
+    than k neighbours (small store, self-exclusion) have shorter rows.
+    """
+
+    ids: list[list[str]]
+    scores: list[list[float]]
+    label_probs: list[list[list[float]]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row(self, i: int) -> Neighbors:
+        return Neighbors([self.ids[i]], [self.scores[i]], [self.label_probs[i]])
+
+
+def dump_jsonl(records: list[Any]) -> str:
+    """Serialise records with ``to_dict`` (or plain dicts) as JSON lines."""
+    lines = []
+    for record in records:
+        row = record.to_dict() if hasattr(record, "to_dict") else record
+        lines.append(json.dumps(row, ensure_ascii=False))
+    return "\n".join(lines) + ("\n" if lines else "")
