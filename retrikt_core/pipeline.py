@@ -1,0 +1,547 @@
+"""The staged pipeline and its resumable run directory.
+
+Each stage writes into ``RUN_DIR/stages/<stage>.partial/`` and, once done,
+that directory is renamed to ``RUN_DIR/stages/<stage>/`` and the stage is
+recorded in ``RUN_DIR/manifest.json`` (both atomically). A stage's key hashes
+the config sections it reads and the outputs of the stages it reads from, so a
+rerun skips finished stages whose inputs did not change and redoes those whose
+inputs did. An interrupted stage leaves only its ``.partial`` directory,
+which the next run removes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from retrikt_core.atomic import atomic_write_json, atomic_write_text, commit_directory
+from retrikt_core.config import ConfigError, RunConfig, stable_hash
+from retrikt_core.interfaces import Component, Task, read_component_meta
+from retrikt_core.knowledge import filter_knowledge
+from retrikt_core.metrics import classification_metrics
+from retrikt_core.plugins import Plugins
+from retrikt_core.progress import track
+from retrikt_core.records import Example, Knowledge, dump_jsonl
+from retrikt_core.rewards import quality_reward
+
+MANIFEST = "manifest.json"
+STUDENT_METHODS = ("kshot_student", "kd_student", "retrikt_student")
+
+
+class PipelineError(RuntimeError):
+    """A run that cannot go on (a missing upstream stage, a locked run dir, ...)."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    sections: tuple[str, ...]
+    needs: tuple[str, ...]
+    run: Callable[[StageContext], dict[str, Any]]
+    description: str
+    # Key inputs that are not whole config sections (data files, chosen methods).
+    extra: Callable[[Pipeline], Any] | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and (if already imported) torch, for CPU determinism."""
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+class StageContext:
+    """What a stage function gets: the config, the plugins, where to write, and
+    how to read what earlier stages wrote."""
+
+    def __init__(self, pipeline: Pipeline, stage: Stage, out: Path) -> None:
+        self.pipeline = pipeline
+        self.stage = stage
+        self.out = out
+        self.config = pipeline.config
+        self.seed = int(stable_hash([pipeline.config.run.seed, stage.name]), 16) % 2**31
+
+    def build(self, section: str) -> Component:
+        """A fresh component for a config section, with its validated options."""
+        name, options = self.config.components[section]
+        return self.pipeline.plugins.registry.get(section, name)(options)
+
+    def task(self) -> Task:
+        return self.pipeline.task
+
+    def stage_dir(self, stage: str) -> Path:
+        return self.pipeline.run_dir / "stages" / stage
+
+    def load(self, stage: str, subdir: str, kind: str) -> Component:
+        """A component that an earlier stage saved with ``save_pretrained``."""
+        path = self.stage_dir(stage) / subdir
+        meta = read_component_meta(path)
+        cls = self.pipeline.plugins.registry.get(kind, meta["name"])
+        return cls.from_pretrained(path)
+
+    def read_examples(self, stage: str, name: str) -> list[Example]:
+        lines = (self.stage_dir(stage) / name).read_text(encoding="utf-8").splitlines()
+        return [Example.from_dict(json.loads(line)) for line in lines if line]
+
+    def read_knowledge(self) -> list[Knowledge]:
+        lines = (self.stage_dir("extract") / "knowledge.jsonl").read_text("utf-8").splitlines()
+        return [Knowledge.from_dict(json.loads(line)) for line in lines if line]
+
+
+# --- stages -----------------------------------------------------------------
+
+
+def stage_prepare(ctx: StageContext) -> dict[str, Any]:
+    task = ctx.task()
+    train = task.load(task.train_split)
+    kshot = task.sample_k_shot(train, task.k_shot, ctx.config.run.seed)
+    from retrikt_core.tasks import sample_eval
+
+    evaluation = task.load(task.eval_split)
+    if any(e.label is None for e in evaluation):
+        raise PipelineError(f"task {task.name!r}: split {task.eval_split!r} has unlabelled rows")
+    evaluation = sample_eval(evaluation, getattr(task.options, "max_eval", 0), ctx.seed)
+    atomic_write_text(ctx.out / "kshot.jsonl", dump_jsonl(kshot))
+    atomic_write_text(ctx.out / "eval.jsonl", dump_jsonl(evaluation))
+    atomic_write_json(
+        ctx.out / "task.json",
+        {
+            "name": task.name,
+            "label_names": task.label_names,
+            "verbalizers": task.verbalizers,
+            "is_pair": task.is_pair,
+            "description": task.description,
+            "train_split": task.train_split,
+            "eval_split": task.eval_split,
+        },
+    )
+    return {"train": len(train), "kshot": len(kshot), "eval": len(evaluation)}
+
+
+def stage_teacher(ctx: StageContext) -> dict[str, Any]:
+    teacher = ctx.build("teacher")
+    stats = teacher.fit(ctx.task(), ctx.read_examples("prepare", "kshot.jsonl"), seed=ctx.seed)
+    teacher.save_pretrained(ctx.out / "teacher")
+    return {"params": teacher.num_parameters(), **stats}
+
+
+def stage_tune(ctx: StageContext) -> dict[str, Any]:
+    generator = ctx.build("generator")
+    stats = generator.fit(ctx.task(), ctx.read_examples("prepare", "kshot.jsonl"), seed=ctx.seed)
+    generator.save_pretrained(ctx.out / "generator")
+    return dict(stats)
+
+
+def stage_reinforce(ctx: StageContext) -> dict[str, Any]:
+    generator = ctx.load("tune", "generator", "generator")
+    optimizer = ctx.build("optimizer")
+    reward = None
+    if generator.conditional and optimizer.name != "none":
+        reward = quality_reward(ctx.load("teacher", "teacher", "teacher"))
+    history = optimizer.optimize(generator, reward, task=ctx.task(), seed=ctx.seed)
+    generator.save_pretrained(ctx.out / "generator")
+    atomic_write_text(ctx.out / "history.jsonl", dump_jsonl(history))
+    counts: dict[str, Any] = {"steps": len(history)}
+    if history:
+        counts.update({f"last_{k}": v for k, v in history[-1].items() if isinstance(v, float)})
+    return counts
+
+
+def stage_extract(ctx: StageContext) -> dict[str, Any]:
+    o = ctx.config.extract
+    task = ctx.task()
+    generator = ctx.load("reinforce", "generator", "generator")
+    if generator.conditional:
+        raw: list[Knowledge] = []
+        for label in range(task.num_labels):
+            raw += generator.generate(label, o.n_per_label, seed=ctx.seed + label)
+    else:
+        raw = generator.generate(None, o.n_total or o.n_per_label * task.num_labels, seed=ctx.seed)
+    report = filter_knowledge(
+        raw,
+        ctx.read_examples("prepare", "eval.jsonl"),
+        min_words=o.min_words,
+        max_words=o.max_words,
+        drop_duplicates=o.drop_duplicates,
+        drop_eval_overlap=o.drop_eval_overlap,
+        is_pair=task.is_pair,
+    )
+    teacher = ctx.load("teacher", "teacher", "teacher")
+    labelled: list[Knowledge] = []
+    batches = range(0, len(report.kept), o.teacher_batch_size)
+    for start in track(batches, "extract: teacher labels", total=len(batches)):
+        batch = report.kept[start : start + o.teacher_batch_size]
+        probs = teacher.predict_proba([e.example for e in batch])
+        for offset, (entry, row) in enumerate(zip(batch, probs, strict=True)):
+            labelled.append(
+                replace(
+                    entry, teacher_probs=tuple(float(p) for p in row), id=f"kn-{start + offset:07d}"
+                )
+            )
+    atomic_write_text(ctx.out / "knowledge.jsonl", dump_jsonl(labelled))
+    by_label = Counter(task.label_names[k.teacher_label] for k in labelled)
+    counts: dict[str, Any] = {
+        "generated": len(raw),
+        "kept": len(labelled),
+        **{f"dropped_{reason}": n for reason, n in sorted(report.dropped.items())},
+        "by_source": dict(Counter(k.source for k in labelled)),
+        "by_teacher_label": dict(sorted(by_label.items())),
+    }
+    requested = [k for k in labelled if k.requested_label is not None]
+    if requested:
+        agree = sum(k.teacher_label == k.requested_label for k in requested)
+        counts["label_consistency"] = agree / len(requested)
+    return counts
+
+
+def stage_index(ctx: StageContext) -> dict[str, Any]:
+    store = ctx.build("store")
+    store.add(ctx.read_knowledge())
+    store.save_pretrained(ctx.out / "store")
+    size = sum(p.stat().st_size for p in (ctx.out / "store").rglob("*") if p.is_file())
+    return {"entries": len(store), "bytes": size}
+
+
+def build_retriever(ctx: StageContext):
+    retriever = ctx.build("retriever")
+    retriever.bind([ctx.load("index", "store", "store")])
+    return retriever
+
+
+def stage_train(ctx: StageContext) -> dict[str, Any]:
+    task = ctx.task()
+    kshot = ctx.read_examples("prepare", "kshot.jsonl")
+    knowledge = ctx.read_knowledge()
+    counts: dict[str, Any] = {}
+    wanted = [m for m in STUDENT_METHODS if m in ctx.config.evaluate.methods]
+    for method in wanted:
+        student = ctx.build("student")
+        retriever = build_retriever(ctx) if method == "retrikt_student" else None
+        data = [] if method == "kshot_student" else knowledge
+        stats = student.fit(task, kshot, data, retriever, seed=ctx.seed)
+        student.save_pretrained(ctx.out / method)
+        counts[method] = {"params": student.num_parameters(), **stats}
+    return counts
+
+
+def _timed_predict(
+    predict: Callable[[list[Example]], list[list[float]]],
+    examples: list[Example],
+    batch_size: int,
+    label: str,
+):
+    probs: list[list[float]] = []
+    start = time.perf_counter()
+    batches = range(0, len(examples), batch_size)
+    for i in track(batches, f"evaluate: {label}", total=len(batches)):
+        probs += predict(examples[i : i + batch_size])
+    seconds = time.perf_counter() - start
+    return probs, seconds
+
+
+def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
+    task = ctx.task()
+    evaluation = ctx.read_examples("prepare", "eval.jsonl")
+    gold = [e.label for e in evaluation]
+    batch = ctx.config.evaluate.batch_size
+    methods: dict[str, dict[str, Any]] = {}
+    predictions: dict[str, list[list[float]]] = {}
+    teacher_params = None
+    for method in ctx.config.evaluate.methods:
+        if method == "teacher":
+            model = ctx.load("teacher", "teacher", "teacher")
+            predict = model.predict_proba
+        else:
+            model = ctx.load("train", method, "student")
+            if method == "retrikt_student":
+                retriever = build_retriever(ctx)
+
+                def predict(xs, model=model, retriever=retriever):
+                    return model.predict_proba(xs, retriever.retrieve(xs))
+            else:
+                predict = model.predict_proba
+        probs, seconds = _timed_predict(predict, evaluation, batch, method)
+        predictions[method] = probs
+        row = classification_metrics(probs, gold, task.num_labels)
+        row["params"] = model.num_parameters()
+        row["examples_per_s"] = len(evaluation) / seconds if seconds > 0 else float("inf")
+        row["seconds"] = seconds
+        methods[method] = row
+        if method == "teacher":
+            teacher_params = row["params"]
+    if teacher_params is None and "teacher" in ctx.pipeline.finished_stages():
+        teacher_params = ctx.load("teacher", "teacher", "teacher").num_parameters()
+    teacher_speed = methods.get("teacher", {}).get("examples_per_s")
+    for method, row in methods.items():
+        if teacher_params:
+            row["params_ratio_to_teacher"] = row["params"] / teacher_params
+        if teacher_speed and method != "teacher":
+            row["speedup_vs_teacher"] = row["examples_per_s"] / teacher_speed
+    with open(ctx.out / "predictions.jsonl", "w", encoding="utf-8") as handle:
+        for i, example in enumerate(evaluation):
+            row = {"id": example.id, "label": example.label}
+            row.update({m: predictions[m][i] for m in predictions})
+            handle.write(json.dumps(row) + "\n")
+    metrics = {
+        "task": task.name,
+        "config_hash": ctx.config.config_hash(),
+        "label_names": task.label_names,
+        "eval_split": task.eval_split,
+        "eval_examples": len(evaluation),
+        "methods": methods,
+    }
+    atomic_write_json(ctx.out / "metrics.json", metrics, sort_keys=False)
+    return {m: round(r["accuracy"], 4) for m, r in methods.items()}
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "prepare",
+        ("task",),
+        (),
+        stage_prepare,
+        "load the task, sample k-shot",
+        extra=lambda p: p.task.fingerprint(),
+    ),
+    Stage("teacher", ("teacher",), ("prepare",), stage_teacher, "fit the teacher"),
+    Stage("tune", ("generator",), ("prepare",), stage_tune, "supervised soft-prompt tuning"),
+    Stage("reinforce", ("optimizer",), ("tune", "teacher"), stage_reinforce, "RL on the policy"),
+    Stage(
+        "extract",
+        ("extract",),
+        ("reinforce", "teacher", "prepare"),
+        stage_extract,
+        "gather, filter and teacher-label knowledge",
+    ),
+    Stage("index", ("store",), ("extract",), stage_index, "build the knowledge store"),
+    Stage(
+        "train",
+        ("student", "retriever"),
+        ("index", "extract", "prepare"),
+        stage_train,
+        "train the students",
+        extra=lambda p: p.config.evaluate.methods,
+    ),
+    Stage(
+        "evaluate",
+        ("evaluate", "retriever"),
+        ("train", "teacher", "index", "prepare"),
+        stage_evaluate,
+        "compare methods on the eval split",
+    ),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+class Pipeline:
+    """Runs the stages of a validated config in a run directory."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        plugins: Plugins,
+        run_dir: str | Path,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.run_dir = Path(run_dir)
+        self.echo = echo or (lambda message: None)
+        name, options = config.components["task"]
+        self.task: Task = plugins.registry.get("task", name)(options)
+
+    # --- manifest -------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        path = self.run_dir / MANIFEST
+        if path.is_file():
+            return json.loads(path.read_text())
+        return {"stages": {}}
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        # Stages keep pipeline order, so the file reads top to bottom.
+        atomic_write_json(self.run_dir / MANIFEST, manifest, sort_keys=False)
+
+    def finished_stages(self) -> set[str]:
+        stages = self.manifest()["stages"]
+        return {
+            name
+            for name, record in stages.items()
+            if record.get("status") == "finished" and (self.run_dir / "stages" / name).is_dir()
+        }
+
+    def stage_key(self, stage: Stage, manifest: dict[str, Any]) -> str:
+        inputs: dict[str, Any] = {s: self.config.section_dict(s) for s in stage.sections}
+        inputs["seed"] = self.config.run.seed
+        # Upstream *outputs* (not just keys): a forced rerun upstream invalidates us.
+        inputs["needs"] = {n: manifest["stages"].get(n, {}).get("output_id") for n in stage.needs}
+        if stage.extra is not None:
+            inputs["extra"] = stage.extra(self)
+        return stable_hash(inputs)
+
+    # --- running --------------------------------------------------------------
+    def check(self) -> None:
+        """Checks that need no model: the task's files and fields."""
+        check = getattr(self.task, "check", None)
+        if check is not None:
+            check()
+
+    def run(self, from_stage: str | None = None, until_stage: str | None = None) -> dict | None:
+        for flag, value in (("--from", from_stage), ("--until", until_stage)):
+            if value is not None and value not in STAGE_NAMES:
+                raise ConfigError(
+                    f"{flag} {value!r}: unknown stage; stages: {', '.join(STAGE_NAMES)}"
+                )
+        first = STAGE_NAMES.index(from_stage) if from_stage else 0
+        last = STAGE_NAMES.index(until_stage) if until_stage else len(STAGES) - 1
+        if first > last:
+            raise ConfigError(f"--from {from_stage} comes after --until {until_stage}")
+        self.check()
+        (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            self._clean_partials()
+            self._write_config()
+            for index, stage in enumerate(STAGES[: last + 1]):
+                self._run_stage(stage, force=index >= first and from_stage is not None)
+            if last == len(STAGES) - 1:
+                return self._finish()
+        return None
+
+    def _run_stage(self, stage: Stage, force: bool) -> None:
+        manifest = self.manifest()
+        key = self.stage_key(stage, manifest)
+        record = manifest["stages"].get(stage.name, {})
+        final = self.run_dir / "stages" / stage.name
+        if (
+            not force
+            and record.get("status") == "finished"
+            and record.get("key") == key
+            and final.is_dir()
+        ):
+            self.echo(f"[dim]↷ {stage.name:<9} unchanged, skipped[/dim]")
+            return
+        seed_everything(int(stable_hash([self.config.run.seed, stage.name]), 16) % 2**31)
+        partial = final.with_name(stage.name + ".partial")
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True)
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        manifest["stages"][stage.name] = {"status": "running", "key": key, "started_at": _now()}
+        self._write_manifest(manifest)
+        self.plugins.hook.stage_started(
+            stage=stage.name, run_dir=str(self.run_dir), config=self.config.to_dict()
+        )
+        self.echo(f"▶ {stage.name:<9} {stage.description}")
+        try:
+            counts = stage.run(StageContext(self, stage, partial))
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            shutil.rmtree(partial, ignore_errors=True)
+            manifest = self.manifest()
+            manifest["stages"][stage.name].update(
+                status=status, error=f"{type(exc).__name__}: {exc}", ended_at=_now()
+            )
+            self._write_manifest(manifest)
+            raise
+        seconds = time.perf_counter() - started
+        commit_directory(partial, final)
+        record = {
+            "status": "finished",
+            "key": key,
+            "config_hash": self.config.section_hash(*stage.sections),
+            "output_id": uuid.uuid4().hex[:12],
+            "started_at": manifest["stages"][stage.name]["started_at"],
+            "finished_at": _now(),
+            "seconds": round(seconds, 3),
+            "cpu_seconds": round(time.process_time() - cpu_started, 3),
+            "counts": counts,
+        }
+        manifest = self.manifest()
+        manifest["stages"][stage.name] = record
+        # Downstream stages now read other inputs; their records stay until they rerun.
+        self._write_manifest(manifest)
+        self.plugins.hook.stage_finished(stage=stage.name, run_dir=str(self.run_dir), record=record)
+        summary = ", ".join(f"{k}={_short(v)}" for k, v in counts.items())
+        self.echo(f"[green]✓ {stage.name:<9}[/green] {seconds:6.1f}s  {summary}")
+
+    def _finish(self) -> dict[str, Any]:
+        from retrikt_core.report import write_report
+
+        metrics = json.loads((self.run_dir / "stages" / "evaluate" / "metrics.json").read_text())
+        atomic_write_json(self.run_dir / "metrics.json", metrics, sort_keys=False)
+        write_report(self.run_dir, metrics, self.manifest(), self.config)
+        self.plugins.hook.run_finished(run_dir=str(self.run_dir), metrics=metrics)
+        return metrics
+
+    def _write_config(self) -> None:
+        manifest = self.manifest()
+        manifest["config_hash"] = self.config.config_hash()
+        manifest["task"] = self.task.name
+        manifest["retrikt_version"] = _version()
+        self._write_manifest(manifest)
+        atomic_write_json(self.run_dir / "config.json", self.config.to_dict())
+        if self.config.source and Path(self.config.source).is_file():
+            atomic_write_text(self.run_dir / "config.toml", Path(self.config.source).read_text())
+
+    def _clean_partials(self) -> None:
+        for partial in (self.run_dir / "stages").glob("*.partial"):
+            shutil.rmtree(partial, ignore_errors=True)
+
+    def _lock(self):
+        return _RunLock(self.run_dir / ".lock")
+
+
+class _RunLock:
+    """An advisory lock so two processes never write one run directory at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _RunLock:
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise PipelineError(
+                f"{self.path.parent}: another retrikt process is using this run directory"
+            ) from None
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _version() -> str:
+    from retrikt_core import __version__
+
+    return __version__
