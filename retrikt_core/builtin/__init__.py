@@ -1,0 +1,45 @@
+"""The components retrikt-core ships, registered through the ``retrikt`` entry
+point (``builtin``) exactly as a third-party plugin's would be."""
+
+from retrikt_core.builtin.bow import BowKnnStudent, BowTeacher
+from retrikt_core.builtin.corpus import CorpusGenerator
+from retrikt_core.builtin.memory_store import KnnRetriever, MemoryStore
+from retrikt_core.builtin.none_optimizer import NoOptimizer
+from retrikt_core.hookspecs import hookimpl
+from retrikt_core.tasks import TASKS
+
+
+@hookimpl
+def register_tasks(register):
+    for task in TASKS:
+        register(task)
+
+
+@hookimpl
+def register_generators(register):
+    register(CorpusGenerator)
+
+
+@hookimpl
+def register_teachers(register):
+    register(BowTeacher)
+
+
+@hookimpl
+def register_optimizers(register):
+    register(NoOptimizer)
+
+
+@hookimpl
+def register_stores(register):
+    register(MemoryStore)
+
+
+@hookimpl
+def register_retrievers(register):
+    register(KnnRetriever)
+
+
+@hookimpl
+def register_students(register):
+    register(BowKnnStudent)

@@ -1,0 +1,113 @@
+"""The ``corpus`` knowledge source: real unlabelled in-domain text that the
+teacher labels (transfer-set distillation), from a file or from the task's
+training split with the k-shot examples and all labels dropped."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrikt_core.atomic import atomic_write_text
+from retrikt_core.config import ConfigError, option
+from retrikt_core.interfaces import KnowledgeGenerator, Task
+from retrikt_core.records import Example, Knowledge, dump_jsonl
+from retrikt_core.tasks import read_rows
+
+
+@dataclass
+class CorpusOptions:
+    path: str = option("", "TXT (one text per line), CSV, TSV or JSONL; empty = task train split")
+    format: str = option("auto", "txt, csv, tsv, jsonl, or auto (from the suffix)")
+    text_field: str = option("", "field with the text; default: the task's first field")
+    text_pair_field: str = option("", "field with the second text of a pair")
+
+
+class CorpusGenerator(KnowledgeGenerator):
+    """Unlabelled in-domain text sampled from a file or the task's train split."""
+
+    name = "corpus"
+    Options = CorpusOptions
+    conditional = False
+    source = "corpus"
+
+    def __init__(self, options: CorpusOptions | None = None) -> None:
+        super().__init__(options)
+        self.pool: list[Example] = []
+        self.origin = ""
+
+    def _read_file(self, task: Task) -> list[Example]:
+        o = self.options
+        path = Path(o.path)
+        if not path.is_file():
+            raise ConfigError(f"generator.path: corpus file not found: {path}")
+        fmt = o.format if o.format != "auto" else path.suffix.lower().lstrip(".")
+        if fmt == "txt":
+            lines = path.read_text(encoding="utf-8").splitlines()
+            pool = [Example(line.strip(), id=f"corpus-{i}") for i, line in enumerate(lines)]
+            pool = [e for e in pool if e.text]
+        else:
+            rows = read_rows(path, {"json": "jsonl"}.get(fmt, fmt))
+            text_field = o.text_field or task.field_names[0]
+            pair_field = o.text_pair_field or (task.field_names[1] if task.is_pair else "")
+            for name in (text_field, pair_field):
+                if name and rows and name not in rows[0]:
+                    raise ConfigError(
+                        f"generator.text_field: {path} has no field {name!r}; "
+                        f"fields are {', '.join(rows[0])}"
+                    )
+            pool = [
+                Example(
+                    str(r[text_field]).strip(),
+                    str(r[pair_field]).strip() if pair_field else None,
+                    id=f"corpus-{i}",
+                )
+                for i, r in enumerate(rows)
+            ]
+        if not pool:
+            raise ConfigError(f"generator.path: corpus file {path} holds no text")
+        return pool
+
+    def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
+        if self.options.path:
+            self.pool = self._read_file(task)
+            self.origin = str(Path(self.options.path).resolve())
+        else:
+            held = {e.id for e in examples}
+            self.pool = [
+                Example(e.text, e.text_pair, id=e.id)
+                for e in task.load(task.train_split)
+                if e.id not in held
+            ]
+            self.origin = f"{task.name}:{task.train_split}"
+        return {"pool": len(self.pool), "origin": self.origin}
+
+    def generate(self, label: int | None, n: int, *, seed: int) -> list[Knowledge]:
+        if label is not None:
+            raise ValueError("the corpus source is unconditional; call generate(None, n)")
+        if n > len(self.pool):
+            raise ValueError(
+                f"generator: corpus {self.origin} has {len(self.pool)} entries; "
+                f"asked for {n} (lower extract.n_total or extract.n_per_label)"
+            )
+        chosen = random.Random(seed).sample(self.pool, n)
+        return [
+            Knowledge(
+                text=e.text,
+                text_pair=e.text_pair,
+                source="corpus",
+                provenance={"generator": self.name, "origin": self.origin, "row": e.id},
+            )
+            for e in chosen
+        ]
+
+    def save_state(self, path: Path) -> None:
+        atomic_write_text(path / "pool.jsonl", dump_jsonl(self.pool))
+        atomic_write_text(path / "origin.json", json.dumps({"origin": self.origin}))
+
+    def load_state(self, path: Path) -> None:
+        lines = (path / "pool.jsonl").read_text(encoding="utf-8").splitlines()
+        self.pool = [Example.from_dict(json.loads(line)) for line in lines if line]
+        self.origin = json.loads((path / "origin.json").read_text())["origin"]
