@@ -1,0 +1,186 @@
+"""The ``retrikt`` command line (Typer + rich). It only wires: configs in,
+pipeline runs, tables out. Heavy libraries load inside plugins, on demand."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from retrikt_core.config import ConfigError, apply_overrides, load_toml, validate
+from retrikt_core.plugins import get_plugins
+from retrikt_core.registry import UnknownComponentError
+
+app = typer.Typer(
+    help="retrikt: retrieval-based knowledge transfer from an LLM into a tiny model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def load_config(path: Path, overrides: list[str], run_dir: Path | None):
+    """Read, override and validate a run config, or exit with the error."""
+    from retrikt_core.config import RunConfig
+
+    plugins = get_plugins()
+    try:
+        raw = apply_overrides(load_toml(path), overrides)
+        config: RunConfig = validate(raw, plugins.registry, source=str(path))
+    except (ConfigError, UnknownComponentError) as exc:
+        fail(str(exc))
+    if run_dir is not None:
+        config.run.run_dir = str(run_dir)
+    return config, plugins
+
+
+def _raise_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: stop, keep what is done
+    raise KeyboardInterrupt
+
+
+@app.command()
+def run(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="run config (TOML)")],
+    set_: Annotated[list[str], typer.Option("--set", help="override: section.key=value")] = [],  # noqa: B006
+    run_dir: Annotated[
+        Path | None, typer.Option(help="run directory (default: run.run_dir)")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with task data (sets RETRIKT_DATA_DIR)")
+    ] = None,
+    from_stage: Annotated[
+        str | None, typer.Option("--from", help="rerun from this stage on")
+    ] = None,
+    until_stage: Annotated[
+        str | None, typer.Option("--until", help="stop after this stage")
+    ] = None,
+) -> None:
+    """Run the pipeline for CONFIG; finished, unchanged stages are skipped."""
+    from retrikt_core.pipeline import Pipeline, PipelineError
+
+    if data_dir is not None:
+        os.environ["RETRIKT_DATA_DIR"] = str(data_dir)
+    config, plugins = load_config(config_path, set_, run_dir)
+    pipeline = Pipeline(
+        config, plugins, config.run.run_dir, echo=lambda m: console.print(m, highlight=False)
+    )
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    console.print(f"[bold]retrikt run[/bold] {config_path} → {pipeline.run_dir}")
+    try:
+        metrics = pipeline.run(from_stage, until_stage)
+    except (ConfigError, PipelineError, UnknownComponentError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted[/yellow]: finished stages are kept; run the same command "
+            "again to resume."
+        )
+        raise typer.Exit(130) from None
+    if metrics is None:
+        console.print(f"stopped after stage {until_stage!r}; {pipeline.run_dir}")
+        return
+    console.print(metrics_table(metrics))
+    console.print(f"report: {pipeline.run_dir / 'report.md'}")
+
+
+def metrics_table(metrics: dict) -> Table:
+    table = Table(title=f"{metrics['task']} ({metrics.get('eval_examples')} eval examples)")
+    for column in ("method", "accuracy", "macro-F1", "params", "params/teacher", "examples/s"):
+        if column == "method":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
+    for method, m in metrics["methods"].items():
+        ratio = m.get("params_ratio_to_teacher")
+        table.add_row(
+            method,
+            f"{m['accuracy']:.2%}",
+            f"{m['macro_f1']:.3f}",
+            f"{m['params']:,}",
+            "-" if ratio is None else f"{ratio:.2%}",
+            f"{m['examples_per_s']:.1f}",
+        )
+    return table
+
+
+@app.command()
+def plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """List installed plugins and the components each provides."""
+    infos = get_plugins().list()
+    if as_json:
+        typer.echo(json.dumps([i.to_dict() for i in infos], indent=2))
+        return
+    table = Table(title="retrikt plugins")
+    for column in ("plugin", "package", "version", "components"):
+        table.add_column(column)
+    for info in infos:
+        parts = [f"{kind}: {', '.join(names)}" for kind, names in info.components.items()]
+        if info.error:
+            parts.append(f"[red]error: {info.error}[/red]")
+        table.add_row(info.name, info.package, info.version, "\n".join(parts))
+    console.print(table)
+
+
+@app.command()
+def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR")]) -> None:
+    """Show a run's stages (status, time, counts) and its metrics."""
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.is_file():
+        fail(f"{run_dir}: no manifest.json; not a retrikt run directory")
+    manifest = json.loads(manifest_path.read_text())
+    table = Table(
+        title=f"{run_dir} (task {manifest.get('task')}, config {manifest.get('config_hash')})"
+    )
+    for column in ("stage", "status", "seconds", "finished", "counts"):
+        table.add_column(column)
+    from retrikt_core.pipeline import STAGE_NAMES
+
+    for name in STAGE_NAMES:
+        record = manifest["stages"].get(name)
+        if record is None:
+            table.add_row(name, "[dim]not run[/dim]", "", "", "")
+            continue
+        status = record.get("status", "?")
+        color = {"finished": "green", "running": "yellow", "interrupted": "yellow"}.get(
+            status, "red"
+        )
+        counts = json.dumps(record.get("counts", record.get("error", "")))
+        table.add_row(
+            name,
+            f"[{color}]{status}[/{color}]",
+            str(record.get("seconds", "")),
+            record.get("finished_at", ""),
+            counts[:120],
+        )
+    console.print(table)
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file():
+        console.print(metrics_table(json.loads(metrics_path.read_text())))
+        console.print(f"report: {run_dir / 'report.md'}")
+
+
+def main() -> None:
+    # Plugins may add commands; a broken plugin is reported by `retrikt plugins`.
+    if len(sys.argv) > 1 and sys.argv[1] not in ("--help", "-h"):
+        get_plugins().hook.register_commands(cli=app)
+    app()
+
+
+if __name__ == "__main__":
+    main()
