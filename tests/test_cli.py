@@ -1,0 +1,73 @@
+"""The CLI: start-up stays light, commands print what they promise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from retrikt_core.cli import app
+
+runner = CliRunner()
+
+
+def test_help_does_not_import_torch_or_faiss():
+    code = (
+        "import sys\n"
+        "sys.argv = ['retrikt', '--help']\n"
+        "from retrikt_core.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'faiss', 'transformers', 'peft')\n"
+        "heavy = sorted(m for m in heavy if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+    assert "run" in out.stdout and "plugins" in out.stdout
+
+
+def test_plugins_listing_does_not_import_torch(testkit_site):
+    code = (
+        "import sys\nsys.argv = ['retrikt', 'plugins', '--json']\n"
+        "from retrikt_core.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'faiss') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+
+
+def test_run_then_show(small_run):
+    config, run_dir, _ = small_run
+    result = runner.invoke(app, ["run", str(config), "--set", "student.epochs=30"])
+    assert result.exit_code == 0, result.output
+    assert "retrikt_student" in result.output and "report:" in result.output
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["config_hash"]
+    shown = runner.invoke(app, ["show", str(run_dir)])
+    assert shown.exit_code == 0
+    assert "finished" in shown.output and "kd_student" in shown.output
+
+
+def test_run_dir_option_overrides_config(small_run, tmp_path):
+    config, run_dir, _ = small_run
+    other = tmp_path / "other"
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(other), "--until", "prepare"])
+    assert result.exit_code == 0, result.output
+    assert (other / "stages" / "prepare" / "kshot.jsonl").is_file()
+    assert not run_dir.exists()
+
+
+def test_config_typo_exits_2_naming_the_key(small_run):
+    config, _, _ = small_run
+    result = runner.invoke(app, ["run", str(config), "--set", "retriever.kk=3"])
+    assert result.exit_code == 2
+    assert "retriever.kk: unknown option; allowed: k" in result.output
+
+
+def test_show_on_a_non_run(tmp_path):
+    result = runner.invoke(app, ["show", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "not a retrikt run directory" in result.output
