@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Setup installs torch==2.13.0 (the local CPU wheel) before anything else, so
+# no dependency can pull a multi-GB CUDA build of torch.
+
+VENV ?= .venv
+PYTHON ?= python3
+DATA_DIR ?= ../shared/data
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+PACKAGES := -e ".[plots,test]" -e examples/retrikt-plugin-example \
+	$(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint clean
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/retrikt-plugin-example/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet $(PACKAGES)
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/retrikt run examples/configs/demo.toml --data-dir $(DATA_DIR) --run-dir runs/demo
+	@echo "demo finished: report at runs/demo/report.md, metrics at runs/demo/metrics.json"
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache
