@@ -11,7 +11,7 @@ PACKAGES := -e ".[plots,test]" -e examples/retrikt-plugin-example \
 	$(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint docs clean
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/retrikt-plugin-example/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# The configuration reference is generated from the shipped plugins' options.
+SHIPPED = $(shell $(PYTHON) -c "import glob, tomllib; print(','.join(['builtin'] + [n for f in sorted(glob.glob('plugins/*/pyproject.toml')) for n in tomllib.load(open(f, 'rb'))['project'].get('entry-points', {}).get('retrikt', {})]))")
+docs: setup
+	RETRIKT_LOAD_PLUGINS=$(SHIPPED) $(BIN)/retrikt config schema --markdown > docs/configuration.md
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

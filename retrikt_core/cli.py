@@ -175,6 +175,22 @@ def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR")]) -> None:
         console.print(f"report: {run_dir / 'report.md'}")
 
 
+config_app = typer.Typer(help="Inspect configuration options.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("schema")
+def config_schema_command(
+    markdown: Annotated[bool, typer.Option("--markdown", help="the docs page, not JSON")] = False,
+) -> None:
+    """Every config section and option of the installed plugins (JSON or Markdown)."""
+    from retrikt_core.schema import config_schema, schema_markdown
+
+    schema = config_schema(get_plugins().registry)
+    typer.echo(schema_markdown(schema) if markdown else json.dumps(schema, indent=2, default=str),
+               nl=not markdown)
+
+
 def main() -> None:
     # Plugins may add commands; a broken plugin is reported by `retrikt plugins`.
     if len(sys.argv) > 1 and sys.argv[1] not in ("--help", "-h"):

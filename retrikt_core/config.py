@@ -272,7 +272,9 @@ def check_type(where: str, value: Any, annotation: Any) -> Any:
 
 
 def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    if typing.get_origin(annotation) is not None:  # list[str], str | None, ...
+        return str(annotation).replace("typing.", "")
+    return getattr(annotation, "__name__", None) or str(annotation)
 
 
 def option_docs(cls: type) -> list[dict[str, Any]]:
