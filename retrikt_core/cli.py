@@ -187,8 +187,10 @@ def config_schema_command(
     from retrikt_core.schema import config_schema, schema_markdown
 
     schema = config_schema(get_plugins().registry)
-    typer.echo(schema_markdown(schema) if markdown else json.dumps(schema, indent=2, default=str),
-               nl=not markdown)
+    typer.echo(
+        schema_markdown(schema) if markdown else json.dumps(schema, indent=2, default=str),
+        nl=not markdown,
+    )
 
 
 def main() -> None:
