@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from retrikt_core.records import Example, Knowledge
+from retrikt_core.textstats import degenerate_reason
 
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]")
@@ -53,10 +54,7 @@ def filter_knowledge(
     report = FilterReport()
     for entry in entries:
         words = len(entry.text.split()) + len((entry.text_pair or "").split())
-        if not entry.text.strip() or (is_pair and not (entry.text_pair or "").strip()):
-            report.dropped["degenerate"] += 1
-            continue
-        if words < min_words or words > max_words:
+        if degenerate_reason(entry, is_pair, min_words) or words > max_words:
             report.dropped["degenerate"] += 1
             continue
         key = pair_key(entry.text, entry.text_pair)
