@@ -66,10 +66,21 @@ class EvaluateOptions:
     batch_size: int = option(32, "batch size for timing and prediction")
 
 
+@dataclass
+class RewardOptions:
+    """``[reward]``: the terms of the RL reward and their weights."""
+
+    weights: dict[str, float] = option(
+        {"quality": 1.0, "diversity": 0.5, "degenerate": 1.0}, "reward term -> weight"
+    )
+    memory: int = option(256, "recently kept samples the diversity term compares against")
+
+
 CORE_SECTIONS: dict[str, type] = {
     "run": RunOptions,
     "extract": ExtractOptions,
     "evaluate": EvaluateOptions,
+    "reward": RewardOptions,
 }
 COMPONENT_SECTIONS: tuple[str, ...] = (
     "task",
@@ -91,6 +102,7 @@ class RunConfig:
     run: RunOptions
     extract: ExtractOptions
     evaluate: EvaluateOptions
+    reward: RewardOptions
     components: dict[str, tuple[str, Any]]
     source: str = ""
 
@@ -188,6 +200,12 @@ def validate(raw: dict[str, Any], registry: Registry, source: str = "") -> RunCo
             raise ConfigError(
                 f"evaluate.methods: unknown method {method!r}; allowed: {', '.join(METHODS)}"
             )
+    for term, weight in core["reward"].weights.items():
+        try:
+            registry.get("reward", term)
+        except UnknownComponentError as exc:
+            raise ConfigError(f"reward.weights.{term}: {exc}") from None
+        check_type(f"reward.weights.{term}", weight, float)
     return RunConfig(components=components, source=source, **core)
 
 

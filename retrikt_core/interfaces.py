@@ -13,9 +13,9 @@ import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from retrikt_core.atomic import atomic_write_json
 from retrikt_core.records import Example, Knowledge, Neighbors
@@ -186,6 +186,38 @@ class Teacher(Component):
 
 
 RewardFn = Callable[[list[Knowledge]], list[float]]
+
+
+@dataclass
+class Rollout:
+    """Samples of one label with their token ids and sampling-time log-probs
+    (tensors of the policy's library: ``logprobs`` and ``mask`` are ``[n, T]``)."""
+
+    label: int
+    samples: list[Knowledge]
+    sequences: list[list[int]]
+    logprobs: Any
+    mask: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Policy(Protocol):
+    """What an RL optimizer trains: a generator's policy view (only its
+    trainable parameters change; the reference is the policy as it started)."""
+
+    num_labels: int
+
+    def parameters(self) -> list[Any]:
+        """Trainable tensors."""
+
+    def sample(self, label: int, n: int, *, seed: int) -> Rollout:
+        """Sample ``n`` sequences for ``label`` with their log-probs."""
+
+    def score(
+        self, label: int, sequences: list[list[int]], reference: bool = False, hidden: bool = False
+    ) -> tuple[Any, ...]:
+        """``(logprobs [n, T], mask [n, T])`` under the current (or reference)
+        policy, plus ``hidden [n, T, H]`` features for a value head if asked."""
 
 
 class RLOptimizer(Component):

@@ -34,7 +34,7 @@ from retrikt_core.metrics import classification_metrics
 from retrikt_core.plugins import Plugins
 from retrikt_core.progress import track
 from retrikt_core.records import Example, Knowledge, dump_jsonl
-from retrikt_core.rewards import quality_reward
+from retrikt_core.rewards import build_reward
 
 MANIFEST = "manifest.json"
 STUDENT_METHODS = ("kshot_student", "kd_student", "retrikt_student")
@@ -155,7 +155,8 @@ def stage_reinforce(ctx: StageContext) -> dict[str, Any]:
     optimizer = ctx.build("optimizer")
     reward = None
     if generator.conditional and optimizer.name != "none":
-        reward = quality_reward(ctx.load("teacher", "teacher", "teacher"))
+        teacher = ctx.load("teacher", "teacher", "teacher")
+        reward = build_reward(ctx.config.reward, ctx.pipeline.plugins.registry, teacher, ctx.task())
     history = optimizer.optimize(generator, reward, task=ctx.task(), seed=ctx.seed)
     generator.save_pretrained(ctx.out / "generator")
     atomic_write_text(ctx.out / "history.jsonl", dump_jsonl(history))
@@ -323,7 +324,13 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage("teacher", ("teacher",), ("prepare",), stage_teacher, "fit the teacher"),
     Stage("tune", ("generator",), ("prepare",), stage_tune, "supervised soft-prompt tuning"),
-    Stage("reinforce", ("optimizer",), ("tune", "teacher"), stage_reinforce, "RL on the policy"),
+    Stage(
+        "reinforce",
+        ("optimizer", "reward"),
+        ("tune", "teacher"),
+        stage_reinforce,
+        "RL on the policy",
+    ),
     Stage(
         "extract",
         ("extract",),

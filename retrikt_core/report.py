@@ -89,7 +89,29 @@ def write_plots(run_dir: Path, metrics: dict[str, Any], manifest: dict[str, Any]
     fig.savefig(run_dir / "stages.png", dpi=110)
     plt.close(fig)
     written.append("stages.png")
+    history = _read_history(run_dir)
+    if history:
+        keys = [k for k in history[0] if k == "reward" or k.startswith("reward_") or k == "kl"]
+        fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 2.6), squeeze=False)
+        for ax, key in zip(axes[0], keys, strict=True):
+            for label in sorted({row["label"] for row in history}):
+                rows = [r for r in history if r["label"] == label]
+                ax.plot([r["step"] for r in rows], [r[key] for r in rows], label=f"label {label}")
+            ax.set_title(key, fontsize=9)
+            ax.set_xlabel("PPO step", fontsize=8)
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(run_dir / "reinforce.png", dpi=110)
+        plt.close(fig)
+        written.append("reinforce.png")
     return written
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "stages" / "reinforce" / "history.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 def write_report(

@@ -3,9 +3,11 @@ point (``builtin``) exactly as a third-party plugin's would be."""
 
 from retrikt_core.builtin.bow import BowKnnStudent, BowTeacher
 from retrikt_core.builtin.corpus import CorpusGenerator
-from retrikt_core.builtin.memory_store import KnnRetriever, MemoryStore
+from retrikt_core.builtin.memory_store import MemoryStore
 from retrikt_core.builtin.none_optimizer import NoOptimizer
+from retrikt_core.builtin.retrievers import HybridRetriever, KnnRetriever
 from retrikt_core.hookspecs import hookimpl
+from retrikt_core.rewards import REWARD_TERMS
 from retrikt_core.tasks import TASKS
 
 
@@ -38,8 +40,15 @@ def register_stores(register):
 @hookimpl
 def register_retrievers(register):
     register(KnnRetriever)
+    register(HybridRetriever)
 
 
 @hookimpl
 def register_students(register):
     register(BowKnnStudent)
+
+
+@hookimpl
+def register_reward_terms(register):
+    for term in REWARD_TERMS:
+        register(term)
