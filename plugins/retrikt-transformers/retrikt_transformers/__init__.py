@@ -5,7 +5,13 @@ component is first used, so ``retrikt plugins`` and ``--help`` stay fast.
 """
 
 from retrikt_core import hookimpl
+from retrikt_transformers.generator import LLMGenerator
 from retrikt_transformers.teacher import LLMTeacher
+
+
+@hookimpl
+def register_generators(register):
+    register(LLMGenerator)
 
 
 @hookimpl

@@ -84,39 +84,40 @@ class LLMTeacher(Teacher):
             ids[-self.options.max_length :]
             for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
         ]
-        pad = self.tokenizer.pad_token_id
         verbalizers = self._verbalizer_ids()
         if all(len(v) == 1 for v in verbalizers):
-            # One forward pass serves every label: read the next-token logits.
-            return self._next_token_logprobs(prompt_ids, [v[0] for v in verbalizers], pad)
+            # One forward pass serves every label: read the next-token distribution.
+            last = [[len(ids) - 1] for ids in prompt_ids]
+            logp = self._logprobs_at(prompt_ids, last)[:, 0, :]
+            return logp[:, torch.tensor([v[0] for v in verbalizers])]
         columns = []
         for verb in verbalizers:
-            rows = [ids + verb for ids in prompt_ids]
-            width = max(map(len, rows))
-            input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-            offset = logits.shape[1] - width  # virtual tokens that peft prepends
-            logp = logits.log_softmax(-1)
-            scores = []
-            for i, ids in enumerate(prompt_ids):
-                # Token t at position p is predicted by the logits at p - 1.
-                positions = torch.arange(len(ids) - 1, len(ids) - 1 + len(verb)) + offset
-                scores.append(logp[i, positions, torch.tensor(verb)].sum())
-            columns.append(torch.stack(scores))
+            # Token t at position p is predicted by the output at p - 1.
+            positions = [list(range(len(ids) - 1, len(ids) - 1 + len(verb))) for ids in prompt_ids]
+            logp = self._logprobs_at([ids + verb for ids in prompt_ids], positions)
+            columns.append(logp[:, :, torch.tensor(verb)].diagonal(dim1=1, dim2=2).sum(1))
         return torch.stack(columns, dim=1)
 
-    def _next_token_logprobs(self, prompt_ids: list[list[int]], tokens: list[int], pad: int):
+    def _logprobs_at(self, rows: list[list[int]], positions: list[list[int]]):
+        """Log-softmax over the vocabulary at the given positions only: ``[n, P, V]``.
+
+        The LM head runs on those positions alone; over every position of a
+        batch it would cost more than the whole transformer.
+        """
         import torch
 
-        width = max(map(len, prompt_ids))
-        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in prompt_ids])
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in prompt_ids])
-        logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-        offset = logits.shape[1] - width
-        last = torch.tensor([len(r) - 1 + offset for r in prompt_ids])
-        logp = logits[torch.arange(len(prompt_ids)), last].log_softmax(-1)
-        return logp[:, torch.tensor(tokens)]
+        pad = self.tokenizer.pad_token_id
+        width = max(map(len, rows))
+        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        out = self.model(
+            input_ids=input_ids, attention_mask=mask, output_hidden_states=True, logits_to_keep=1
+        )
+        hidden = out.hidden_states[-1]  # after the final norm
+        offset = hidden.shape[1] - width  # virtual tokens that peft prepends
+        index = torch.tensor(positions) + offset
+        picked = hidden[torch.arange(len(rows)).unsqueeze(1), index]
+        return self.model.get_output_embeddings()(picked).log_softmax(-1)
 
     # --- Teacher --------------------------------------------------------------
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:

@@ -94,3 +94,16 @@ def test_smollm2_zero_shot_reads_sentiment():
     teacher.fit(task, EXAMPLES, seed=0)
     probs = teacher.predict_proba(EXAMPLES)
     assert [max(range(2), key=row.__getitem__) for row in probs] == [0, 0, 1, 1]
+
+
+def test_single_token_fast_path_matches_full_logits():
+    """The gathered-hidden-state LM head equals the model's own full logits."""
+    teacher = LLMTeacher(LLMTeacherOptions(model=TINY, virtual_tokens=0))
+    teacher.fit(sentiment_task(), EXAMPLES, seed=0)
+    rows = [[5, 9, 20, 33], [7, 8]]
+    fast = teacher._logprobs_at(rows, [[3], [1]])[:, 0, :]
+    with torch.no_grad():
+        full = [
+            teacher.model(input_ids=torch.tensor([r])).logits[0, -1].log_softmax(-1) for r in rows
+        ]
+    assert torch.allclose(fast, torch.stack(full), atol=1e-5)

@@ -1,0 +1,70 @@
+"""The generator as an RL policy: only the soft prompts are trainable.
+
+Scoring runs the frozen base LM on ``[prompt embeddings; cue; sample]`` with
+the prompt passed explicitly, so the same code scores under the current
+prompts (with gradients) and under the frozen reference (supervised) prompts
+that the KL penalty compares against.
+"""
+
+from __future__ import annotations
+
+from retrikt_core.interfaces import Rollout
+
+
+class SoftPromptPolicy:
+    """Sample, re-score and train the label prompts of an :class:`LLMGenerator`."""
+
+    def __init__(self, generator) -> None:
+        self.generator = generator
+        self.base = generator.model.get_base_model()
+        self.reference = {
+            label: generator.prompt_weight(label).detach().clone()
+            for label in range(generator.num_labels)
+        }
+
+    @property
+    def num_labels(self) -> int:
+        return self.generator.num_labels
+
+    def parameters(self) -> list:
+        """The trainable tensors: one ``[virtual_tokens, hidden]`` prompt per label."""
+        return [self.generator.prompt_weight(label) for label in range(self.num_labels)]
+
+    def score(
+        self, label: int, sequences: list[list[int]], reference: bool = False, hidden: bool = False
+    ):
+        """Per-token log-probs ``[n, T]`` (and mask; and last hidden states if asked)
+        of ``sequences`` after the cue, under the current or the reference prompt."""
+        import torch
+
+        prompt = self.reference[label] if reference else self.generator.prompt_weight(label)
+        cue = self.generator.cue_ids()
+        pad = self.generator.tokenizer.pad_token_id
+        width = max(1, max(map(len, sequences)))
+        tokens = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
+        mask = torch.tensor([[True] * len(s) + [False] * (width - len(s)) for s in sequences])
+        n = len(sequences)
+        ids = torch.cat([torch.tensor([cue]).expand(n, -1), tokens], dim=1)
+        embeds = self.base.get_input_embeddings()(ids)
+        embeds = torch.cat([prompt.unsqueeze(0).expand(n, -1, -1).to(embeds.dtype), embeds], 1)
+        attention = torch.cat(
+            [torch.ones(n, prompt.shape[0] + len(cue), dtype=torch.long), mask.long()], dim=1
+        )
+        out = self.base(inputs_embeds=embeds, attention_mask=attention, output_hidden_states=hidden)
+        start = prompt.shape[0] + len(cue) - 1  # logits at p predict token p + 1
+        logits = out.logits[:, start : start + width, :] / self.generator.options.temperature
+        logp = logits.log_softmax(-1).gather(2, tokens.unsqueeze(-1)).squeeze(-1)
+        logp = logp.masked_fill(~mask, 0.0)
+        if hidden:
+            states = out.hidden_states[-1][:, start : start + width, :]
+            return logp, mask, states
+        return logp, mask
+
+    def sample(self, label: int, n: int, *, seed: int) -> Rollout:
+        import torch
+
+        sequences = self.generator.sample_ids(label, n, seed=seed)
+        samples = [self.generator.decode(label, s, seed, i) for i, s in enumerate(sequences)]
+        with torch.no_grad():
+            logprobs, mask = self.score(label, sequences)
+        return Rollout(label, samples, sequences, logprobs, mask)
