@@ -1,0 +1,141 @@
+"""The ``ppo`` RL optimizer: clipped PPO with a value head, GAE, and a
+(adaptive) KL penalty to the reference prompts, on the policy's trainable
+parameters only."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from retrikt_core.config import option
+from retrikt_core.interfaces import KnowledgeGenerator, Policy, RewardFn, RLOptimizer, Task
+from retrikt_core.progress import track
+
+
+@dataclass
+class PPOOptions:
+    steps: int = option(12, "PPO iterations (each samples a rollout per label)")
+    rollout_size: int = option(16, "samples per label per iteration")
+    ppo_epochs: int = option(4, "optimisation passes over each rollout")
+    minibatch_size: int = option(8, "samples per gradient step")
+    lr: float = option(0.01, "Adam learning rate for the policy parameters")
+    value_lr: float = option(0.001, "Adam learning rate for the value head")
+    clip: float = option(0.2, "PPO ratio clipping")
+    value_coef: float = option(0.5, "weight of the value loss")
+    gamma: float = option(1.0, "discount")
+    lam: float = option(0.95, "GAE lambda")
+    kl_coef: float = option(0.05, "initial KL penalty coefficient (per token)")
+    target_kl: float = option(4.0, "per-sequence KL the adaptive controller aims at; 0 = fixed")
+    kl_horizon: int = option(1000, "adaptive KL horizon, in samples")
+    max_grad_norm: float = option(1.0, "gradient clipping")
+
+
+class PPOOptimizer(RLOptimizer):
+    """Clipped PPO on soft-prompt parameters, KL-regularised to the supervised prompts."""
+
+    name = "ppo"
+    Options = PPOOptions
+
+    def optimize(
+        self, generator: KnowledgeGenerator, reward: RewardFn | None, *, task: Task, seed: int
+    ) -> list[dict[str, float]]:
+        if reward is None:
+            raise ValueError("ppo needs a reward (a conditional generator and a teacher)")
+        policy = generator.policy()
+        if policy is None:
+            raise ValueError(f"generator {generator.name!r} has no policy view to train")
+        return train_ppo(policy, reward, self.options, seed=seed)
+
+
+def train_ppo(
+    policy: Policy, reward: RewardFn, o: PPOOptions, *, seed: int, labels: list[int] | None = None
+) -> list[dict[str, float]]:
+    """Run PPO on ``policy``; returns one history row per (step, label)."""
+    import torch
+
+    from retrikt_ppo.algorithm import (
+        AdaptiveKLController,
+        clipped_policy_loss,
+        gae,
+        masked_mean,
+        whiten,
+    )
+
+    torch.manual_seed(seed)
+    labels = list(range(policy.num_labels)) if labels is None else labels
+    value_head: torch.nn.Module | None = None
+    kl = AdaptiveKLController(o.kl_coef, o.target_kl or None, o.kl_horizon)
+    params = policy.parameters()
+    optimizer = torch.optim.Adam(params, lr=o.lr)
+    value_optimizer = None
+    history: list[dict[str, float]] = []
+    rng = random.Random(seed)
+    for step in track(range(o.steps), "reinforce: PPO"):
+        for label in labels:
+            rollout = policy.sample(label, o.rollout_size, seed=seed + 1000 * step + label)
+            if hasattr(reward, "score"):
+                totals, terms = reward.score(rollout.samples)
+            else:
+                totals, terms = reward(rollout.samples), {}
+            sequences, mask = rollout.sequences, rollout.mask.float()
+            with torch.no_grad():
+                ref_logp, _ = policy.score(label, sequences, reference=True)
+                _, _, hidden = policy.score(label, sequences, hidden=True)
+            if value_head is None:
+                value_head = torch.nn.Linear(hidden.shape[-1], 1)
+                value_optimizer = torch.optim.Adam(value_head.parameters(), lr=o.value_lr)
+            old_logp = rollout.logprobs.detach()
+            token_kl = (old_logp - ref_logp) * mask
+            with torch.no_grad():
+                values = value_head(hidden).squeeze(-1) * mask
+            token_rewards = -kl.value * token_kl
+            last = (mask.sum(1) - 1).clamp(min=0).long()
+            rows = torch.arange(len(sequences))
+            has_tokens = mask.sum(1) > 0
+            token_rewards[rows[has_tokens], last[has_tokens]] += torch.tensor(
+                totals, dtype=token_rewards.dtype
+            )[has_tokens]
+            advantages, returns = gae(token_rewards, values, mask, o.gamma, o.lam)
+            advantages = whiten(advantages, mask)
+            stats = {"policy_loss": 0.0, "value_loss": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
+            updates = 0
+            for _ in range(o.ppo_epochs):
+                order = list(range(len(sequences)))
+                rng.shuffle(order)
+                for start in range(0, len(order), o.minibatch_size):
+                    idx = order[start : start + o.minibatch_size]
+                    batch = [sequences[i] for i in idx]
+                    logp, _, states = policy.score(label, batch, hidden=True)
+                    width = logp.shape[1]
+                    m = mask[idx][:, :width]
+                    pg_loss, clip_fraction = clipped_policy_loss(
+                        logp, old_logp[idx][:, :width], advantages[idx][:, :width], m, o.clip
+                    )
+                    v = value_head(states.detach()).squeeze(-1)
+                    v_loss = masked_mean((v - returns[idx][:, :width]) ** 2, m)
+                    optimizer.zero_grad()
+                    value_optimizer.zero_grad()
+                    (pg_loss + o.value_coef * v_loss).backward()
+                    torch.nn.utils.clip_grad_norm_(params, o.max_grad_norm)
+                    optimizer.step()
+                    value_optimizer.step()
+                    stats["policy_loss"] += pg_loss.item()
+                    stats["value_loss"] += v_loss.item()
+                    stats["clip_fraction"] += clip_fraction.item()
+                    # Sampled-token estimate of the policy's entropy.
+                    stats["entropy"] += masked_mean(-logp.detach(), m).item()
+                    updates += 1
+            sequence_kl = float(token_kl.sum(1).mean())
+            kl.update(sequence_kl, len(sequences))
+            row: dict[str, Any] = {
+                "step": step,
+                "label": label,
+                "reward": float(sum(totals) / len(totals)),
+                "kl": sequence_kl,
+                "kl_coef": kl.value,
+                **{k: v / max(updates, 1) for k, v in stats.items()},
+            }
+            row.update({f"reward_{name}": float(sum(s) / len(s)) for name, s in terms.items()})
+            history.append(row)
+    return history
