@@ -3,36 +3,19 @@ trains the prompts, keeps a per-step history, and the report plots it."""
 
 from __future__ import annotations
 
-import csv
 import json
 
-from retrikt_core.config import load_toml, validate
-from retrikt_core.pipeline import Pipeline
-from retrikt_core.plugins import get_plugins, reset_plugins
+from retrikt_core.plugins import reset_plugins
+from retrikt_core.testing.runs import run_config, task_section, write_sentiment_csv
 
 
 def test_ppo_stage_history_and_plot(tmp_path, monkeypatch):
     monkeypatch.setenv("RETRIKT_PROGRESS", "0")
     reset_plugins()
-    data = {}
-    for split, n in (("train", 12), ("eval", 6)):
-        path = tmp_path / f"{split}.csv"
-        with open(path, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["text", "label"])
-            for i in range(n):
-                writer.writerow(
-                    [["dull and bad film", "great and warm film"][i % 2] + f" {i}", i % 2]
-                )
-        data[split] = path
-    config = tmp_path / "c.toml"
-    config.write_text(f"""
-[task]
-plugin = "files"
-train_file = "{data["train"]}"
-eval_file = "{data["eval"]}"
-label_names = ["negative", "positive"]
-k_shot = 3
+    data = write_sentiment_csv(tmp_path / "data")
+    metrics = run_config(
+        task_section(data)
+        + """
 [generator]
 plugin = "llm"
 model = "tiny-random-llama"
@@ -63,10 +46,11 @@ k = 2
 plugin = "bow-knn"
 dim = 128
 epochs = 5
-""")
-    plugins = get_plugins()
-    pipeline = Pipeline(validate(load_toml(config), plugins.registry), plugins, tmp_path / "run")
-    pipeline.run()
+""",
+        tmp_path / "run",
+        tmp_path,
+    )
+    assert set(metrics["methods"]) == {"teacher", "kshot_student", "kd_student", "retrikt_student"}
     run = tmp_path / "run"
     history = [
         json.loads(line)

@@ -1,0 +1,10 @@
+"""retrikt-students: tiny students trained to combine their own prediction
+with the labels of retrieved knowledge (RetriKT step 3)."""
+
+from retrikt_core import hookimpl
+from retrikt_students.student import TransformerStudent
+
+
+@hookimpl
+def register_students(register):
+    register(TransformerStudent)

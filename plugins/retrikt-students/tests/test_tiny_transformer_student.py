@@ -1,0 +1,203 @@
+"""The tiny transformer student: retrieval-aware training, self-exclusion,
+interpolation consistency, save/load/predict, and a pipeline run."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from retrikt_students.student import TransformerStudent, TransformerStudentOptions
+
+from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions
+from retrikt_core.builtin.retrievers import KnnRetriever
+from retrikt_core.interpolation import knn_distribution
+from retrikt_core.records import Example, Knowledge
+from retrikt_core.tasks import FilesTask, FilesTaskOptions
+
+TASK = FilesTask(FilesTaskOptions(label_names=["negative", "positive"]))
+WORDS = {0: ["dull", "bad", "boring", "weak", "flat"], 1: ["great", "fun", "warm", "sharp", "good"]}
+SMALL = dict(
+    vocab_size=200, d_model=32, layers=1, heads=2, ff=64, epochs=12, batch_size=16, lr=0.005
+)
+
+
+def make_data(seed=0):
+    rng = random.Random(seed)
+
+    def sentence(label):
+        return f"the film was {rng.choice(WORDS[label])} and {rng.choice(WORDS[label])}"
+
+    kshot = [Example(sentence(i % 2), label=i % 2, id=f"k{i}") for i in range(8)]
+    knowledge = []
+    for i in range(120):
+        label = i % 2
+        probs = (0.9, 0.1) if label == 0 else (0.1, 0.9)
+        knowledge.append(
+            Knowledge(
+                text=sentence(label), requested_label=label, teacher_probs=probs, id=f"kn-{i}"
+            )
+        )
+    evaluation = [Example(sentence(i % 2), label=i % 2, id=f"e{i}") for i in range(40)]
+    return kshot, knowledge, evaluation
+
+
+def retriever_over(knowledge):
+    store = MemoryStore(MemoryStoreOptions(dim=256))
+    store.add(knowledge)
+    retriever = KnnRetriever()
+    retriever.bind([store])
+    return retriever
+
+
+class SpyRetriever(KnnRetriever):
+    """Records, for each query, whether its own id came back among its neighbours."""
+
+    self_hits = 0
+    queries = 0
+
+    def retrieve(self, examples, k=None):
+        result = super().retrieve(examples, k)
+        for example, ids in zip(examples, result.ids, strict=True):
+            SpyRetriever.queries += 1
+            SpyRetriever.self_hits += example.id in ids
+        return result
+
+
+def test_retrieval_student_learns_and_learns_lambda():
+    kshot, knowledge, evaluation = make_data()
+    student = TransformerStudent(TransformerStudentOptions(**SMALL))
+    stats = student.fit(TASK, kshot, knowledge, retriever_over(knowledge), seed=0)
+    assert stats["last_loss"] < stats["first_loss"]
+    assert 0.0 < stats["lam"] < 1.0 and stats["knn_temperature"] > 0
+    retriever = retriever_over(knowledge)
+    probs = np.array(student.predict_proba(evaluation, retriever.retrieve(evaluation)))
+    accuracy = (probs.argmax(1) == np.array([e.label for e in evaluation])).mean()
+    assert accuracy >= 0.9
+
+
+def test_training_neighbours_exclude_the_entry_itself():
+    kshot, knowledge, _ = make_data()
+    store = MemoryStore(MemoryStoreOptions(dim=256))
+    store.add(knowledge)
+    spy = SpyRetriever()
+    spy.bind([store])
+    SpyRetriever.self_hits = SpyRetriever.queries = 0
+    TransformerStudent(TransformerStudentOptions(**{**SMALL, "epochs": 1})).fit(
+        TASK, kshot, knowledge, spy, seed=0
+    )
+    assert SpyRetriever.queries == len(kshot) + len(knowledge)
+    assert SpyRetriever.self_hits == 0
+
+
+def test_training_mixture_equals_the_core_interpolation():
+    kshot, knowledge, evaluation = make_data()
+    student = TransformerStudent(TransformerStudentOptions(**SMALL))
+    retriever = retriever_over(knowledge)
+    student.fit(TASK, kshot, knowledge, retriever, seed=0)
+    neighbors = retriever.retrieve(evaluation)
+    from retrikt_students.student import _neighbor_tensors
+
+    with torch.no_grad():
+        torch_knn = student._knn(*_neighbor_tensors(neighbors, 2)).numpy()
+    core_knn, _ = knn_distribution(neighbors, 2, student.knn_temperature)
+    assert np.allclose(torch_knn, core_knn, atol=1e-5)
+
+
+def test_without_retriever_no_interpolation_is_learned():
+    kshot, knowledge, evaluation = make_data()
+    student = TransformerStudent(TransformerStudentOptions(**SMALL))
+    stats = student.fit(TASK, kshot, knowledge, None, seed=0)
+    assert "lam" not in stats
+    assert student.predict_proba(evaluation) == student.predict_proba(evaluation, None)
+
+
+def test_save_load_predict_round_trip(tmp_path):
+    kshot, knowledge, evaluation = make_data()
+    retriever = retriever_over(knowledge)
+    student = TransformerStudent(TransformerStudentOptions(**SMALL))
+    student.fit(TASK, kshot, knowledge, retriever, seed=0)
+    student.save_pretrained(tmp_path / "s")
+    assert (tmp_path / "s" / "model.safetensors").is_file()
+    loaded = TransformerStudent.from_pretrained(tmp_path / "s")
+    neighbors = retriever.retrieve(evaluation)
+    assert np.allclose(
+        loaded.predict_proba(evaluation, neighbors),
+        student.predict_proba(evaluation, neighbors),
+        atol=1e-6,
+    )
+    assert loaded.num_parameters() == student.num_parameters()
+    assert (loaded.lam, loaded.knn_temperature) == (student.lam, student.knn_temperature)
+
+
+def test_default_size_is_about_one_percent_of_smollm2():
+    kshot, knowledge, _ = make_data()
+    student = TransformerStudent()
+    from retrikt_students.vocab import Vocab
+
+    student._build(Vocab([f"w{i}" for i in range(8000)]), 2)
+    ratio = student.num_parameters() / 134_515_008
+    assert 0.005 < ratio < 0.02, ratio
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_encode_returns_unit_vectors(pair):
+    kshot, knowledge, evaluation = make_data()
+    if pair:
+        evaluation = [Example(e.text, "a second text", e.label, e.id) for e in evaluation]
+    student = TransformerStudent(TransformerStudentOptions(**{**SMALL, "epochs": 1}))
+    student.fit(TASK, kshot, knowledge, None, seed=0)
+    vectors = np.array(student.encode(evaluation))
+    assert vectors.shape == (40, 32)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_pipeline_run_with_the_tiny_transformer(tmp_path, monkeypatch):
+    """All four methods through `retrikt run`, the student from this plugin."""
+    import json
+
+    from retrikt_core.plugins import reset_plugins
+    from retrikt_core.testing.runs import run_config, task_section, write_sentiment_csv
+
+    monkeypatch.setenv("RETRIKT_PROGRESS", "0")
+    reset_plugins()
+    data = write_sentiment_csv(tmp_path / "data", n_train=60, n_eval=20)
+    metrics = run_config(
+        task_section(data, k_shot=4)
+        + """
+[generator]
+plugin = "corpus"
+[teacher]
+plugin = "bow-lr"
+dim = 512
+epochs = 50
+[optimizer]
+plugin = "none"
+[extract]
+n_total = 40
+[store]
+plugin = "memory"
+dim = 256
+[retriever]
+plugin = "knn"
+k = 4
+[student]
+plugin = "tiny-transformer"
+vocab_size = 100
+d_model = 16
+layers = 1
+heads = 2
+ff = 32
+epochs = 3
+""",
+        tmp_path / "run",
+        tmp_path,
+    )
+    methods = metrics["methods"]
+    assert set(methods) == {"teacher", "kshot_student", "kd_student", "retrikt_student"}
+    assert methods["retrikt_student"]["params"] == methods["kd_student"]["params"]
+    assert methods["retrikt_student"]["params_ratio_to_teacher"] > 0
+    counts = json.loads((tmp_path / "run/manifest.json").read_text())["stages"]["train"]["counts"]
+    assert "lam" in counts["retrikt_student"] and "lam" not in counts["kd_student"]
+    reset_plugins()
