@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from retrikt_core.config import ConfigError, apply_overrides, load_toml, validate
@@ -173,6 +174,50 @@ def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR")]) -> None:
     if metrics_path.is_file():
         console.print(metrics_table(json.loads(metrics_path.read_text())))
         console.print(f"report: {run_dir / 'report.md'}")
+
+
+TEXTS_HELP = "texts to label; 'premise ||| hypothesis' for sentence pairs"
+FILE_HELP = "JSONL (fields text, text_pair) or CSV/TSV with those columns"
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a finished run")],
+    texts: Annotated[list[str] | None, typer.Argument(help=TEXTS_HELP)] = None,
+    file: Annotated[Path | None, typer.Option(help=FILE_HELP)] = None,
+    method: Annotated[str, typer.Option(help="which student of the run")] = "retrikt_student",
+    top: Annotated[int, typer.Option(help="neighbours shown per prediction")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines output")] = False,
+) -> None:
+    """Label texts with a run's student, showing the neighbours behind each decision."""
+    from retrikt_core.predict import RunPredictor, read_inputs
+
+    try:
+        predictor = RunPredictor(run_dir, method)
+        examples = read_inputs(texts or [], file, predictor.task["is_pair"])
+    except (FileNotFoundError, ValueError, UnknownComponentError) as exc:
+        fail(str(exc))
+    if not examples:
+        fail("no inputs: give texts as arguments or --file")
+    for example, result in zip(examples, predictor.predict(examples, top), strict=True):
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {"text": example.text, "text_pair": example.text_pair, **result.to_dict()}
+                )
+            )
+            continue
+        probs = ", ".join(f"{k} {v:.2f}" for k, v in result.probabilities.items())
+        shown = (
+            example.text if example.text_pair is None else f"{example.text} ||| {example.text_pair}"
+        )
+        console.print(
+            f"[bold]{escape(result.label)}[/bold] ({probs})  {escape(shown)}", highlight=False
+        )
+        for n in result.neighbors:
+            pair = f" ||| {n['text_pair']}" if n["text_pair"] else ""
+            line = f"    {n['score']:.3f} [{n['teacher_label']}] {n['text']}{pair}"
+            console.print(escape(line), highlight=False, style="dim")
 
 
 config_app = typer.Typer(help="Inspect configuration options.", no_args_is_help=True)
