@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from retrikt_core.plugins import reset_plugins
+from retrikt_core.config import apply_overrides, load_toml, validate
+from retrikt_core.pipeline import Pipeline
+from retrikt_core.plugins import get_plugins, reset_plugins
 
 TESTKIT = Path(__file__).parent / "testkit"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -148,3 +150,9 @@ def shared_data_or_skip(task: str) -> Path:
     if not (folder / task).is_dir():
         pytest.skip(f"shared data for {task!r} not found at {folder} (set RETRIKT_DATA_DIR)")
     return folder
+
+
+def make_pipeline(config_path: Path, run_dir: Path, overrides=()) -> Pipeline:
+    plugins = get_plugins()
+    raw = apply_overrides(load_toml(config_path), list(overrides))
+    return Pipeline(validate(raw, plugins.registry, source=str(config_path)), plugins, run_dir)

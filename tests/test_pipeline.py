@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from retrikt_core.config import ConfigError, apply_overrides, load_toml, validate
-from retrikt_core.pipeline import STAGE_NAMES, Pipeline
-from retrikt_core.plugins import get_plugins
-
-
-def make_pipeline(config_path: Path, run_dir: Path, overrides=()) -> Pipeline:
-    plugins = get_plugins()
-    raw = apply_overrides(load_toml(config_path), list(overrides))
-    return Pipeline(validate(raw, plugins.registry, source=str(config_path)), plugins, run_dir)
+from conftest import make_pipeline
+from retrikt_core.config import ConfigError, load_toml
+from retrikt_core.pipeline import STAGE_NAMES
 
 
 def started(log: Path) -> list[str]:

@@ -8,10 +8,10 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
+from conftest import make_pipeline
 from retrikt_core.cli import app
 from retrikt_core.predict import RunPredictor
 from retrikt_core.records import Example
-from test_pipeline import make_pipeline
 
 runner = CliRunner()
 
@@ -19,14 +19,19 @@ runner = CliRunner()
 def test_reloaded_student_matches_the_runs_predictions(small_run):
     config, run_dir, _ = small_run
     make_pipeline(config, run_dir).run()
-    rows = [json.loads(line) for line in
-            (run_dir / "stages/evaluate/predictions.jsonl").read_text().splitlines()]
-    evaluation = [Example.from_dict(json.loads(line)) for line in
-                  (run_dir / "stages/prepare/eval.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (run_dir / "stages/evaluate/predictions.jsonl").read_text().splitlines()
+    ]
+    evaluation = [
+        Example.from_dict(json.loads(line))
+        for line in (run_dir / "stages/prepare/eval.jsonl").read_text().splitlines()
+    ]
     for method in ("retrikt_student", "kd_student"):
         predictions = RunPredictor(run_dir, method).predict(evaluation)
-        got = np.array([[p.probabilities[n] for n in ("negative", "positive")]
-                        for p in predictions])
+        got = np.array(
+            [[p.probabilities[n] for n in ("negative", "positive")] for p in predictions]
+        )
         assert np.allclose(got, np.array([r[method] for r in rows]), atol=1e-9)
     explained = RunPredictor(run_dir).predict(evaluation[:2], top=2)
     assert all(len(p.neighbors) == 2 for p in explained)
