@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -30,7 +29,7 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -239,9 +238,9 @@ def config_schema_command(
 
 
 def main() -> None:
-    # Plugins may add commands; a broken plugin is reported by `retrikt plugins`.
-    if len(sys.argv) > 1 and sys.argv[1] not in ("--help", "-h"):
-        get_plugins().hook.register_commands(cli=app)
+    # Plugins may add commands (listed by --help too); plugin modules import
+    # no heavy libraries, and a broken plugin is reported by `retrikt plugins`.
+    get_plugins().hook.register_commands(cli=app)
     app()
 
 

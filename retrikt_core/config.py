@@ -51,7 +51,7 @@ class ExtractOptions:
     )
     drop_duplicates: bool = option(True, "drop entries whose normalised text repeats")
     drop_eval_overlap: bool = option(True, "drop entries that repeat an eval example")
-    min_words: int = option(2, "drop entries with fewer words (degenerate)")
+    min_words: int = option(3, "drop entries with fewer words (degenerate, as in the reward)")
     max_words: int = option(128, "drop entries with more words")
     teacher_batch_size: int = option(32, "batch size when the teacher labels entries")
 
@@ -73,7 +73,7 @@ class RewardOptions:
     weights: dict[str, float] = option(
         {"quality": 1.0, "diversity": 0.5, "degenerate": 1.0}, "reward term -> weight"
     )
-    memory: int = option(256, "recently kept samples the diversity term compares against")
+    memory: int = option(256, "recently scored samples the diversity term compares against")
 
 
 CORE_SECTIONS: dict[str, type] = {

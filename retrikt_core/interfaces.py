@@ -257,6 +257,11 @@ class KnowledgeStore(Component):
     def entries(self) -> list[Knowledge]:
         """All entries, in insertion order."""
 
+    def query_encoder_parameters(self) -> int:
+        """Parameters run to encode a query (a neural encoder's; 0 for hashing or
+        BM25). They count toward a retrieving student's size; the entries do not."""
+        return 0
+
 
 class Retriever(Component):
     """Query policy over one or more stores."""

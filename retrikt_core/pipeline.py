@@ -283,6 +283,13 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
         predictions[method] = probs
         row = classification_metrics(probs, gold, task.num_labels)
         row["params"] = model.num_parameters()
+        if method == "retrikt_student":
+            # The query encoder runs at inference: it counts. The store is data:
+            # its size is reported beside the count, never inside it.
+            stores = retriever.stores
+            row["params"] += sum(s.query_encoder_parameters() for s in stores)
+            row["store_entries"] = sum(len(s) for s in stores)
+            row["store_bytes"] = ctx.pipeline.manifest()["stages"]["index"]["counts"]["bytes"]
         row["examples_per_s"] = len(evaluation) / seconds if seconds > 0 else float("inf")
         row["seconds"] = seconds
         methods[method] = row

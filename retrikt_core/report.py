@@ -133,6 +133,14 @@ def write_report(
         methods_table(metrics),
         "",
     ]
+    retrieving = metrics["methods"].get("retrikt_student", {})
+    if "store_entries" in retrieving:
+        lines += [
+            f"The retrieving student's count includes its store's query encoder; the store "
+            f"itself is data: {retrieving['store_entries']} entries, "
+            f"{retrieving['store_bytes'] / 1e6:.2f} MB.",
+            "",
+        ]
     lines += [f"![{p}]({p})" for p in plots]
     lines += [
         "",

@@ -3,7 +3,7 @@
 
 - ``quality``: the teacher's probability of the requested label;
 - ``diversity``: minus the largest word-bigram overlap (Jaccard) with another
-  sample of the batch or with a recently kept sample (no near-duplicates);
+  sample of the batch or with one of the last ``memory`` scored samples;
 - ``degenerate``: -1 for empty, off-format, too short or repetitive text.
 
 A plugin adds a term with ``register_reward_terms``.
@@ -23,7 +23,7 @@ from retrikt_core.textstats import degenerate_reason, ngrams, words
 
 @dataclass
 class RewardContext:
-    """What terms may read: the teacher, the task, and recently kept samples."""
+    """What terms may read: the teacher, the task, and recently scored samples."""
 
     teacher: Teacher | None
     task: Task
@@ -54,7 +54,7 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 
 class DiversityTerm(RewardTerm):
-    """Minus the largest bigram overlap with another sample of the batch or a kept one."""
+    """Minus the largest bigram overlap with another sample of the batch or a recent one."""
 
     name = "diversity"
 

@@ -35,6 +35,10 @@ def test_full_run_writes_metrics_report_and_manifest(small_run):
         assert 0.0 <= row["accuracy"] <= 1.0
         assert isinstance(row["params"], int) and row["params"] > 0
         assert row["examples_per_s"] > 0
+    retrieving = on_disk["methods"]["retrikt_student"]
+    assert retrieving["store_entries"] == 80 and retrieving["store_bytes"] > 0
+    # The memory store's hashed keys need no parameters: same count as the KD student.
+    assert retrieving["params"] == on_disk["methods"]["kd_student"]["params"]
     # Template knowledge is cleanly separable: retrieval-trained students learn it.
     assert on_disk["methods"]["retrikt_student"]["accuracy"] >= 0.8
     manifest = json.loads((run_dir / "manifest.json").read_text())

@@ -39,8 +39,8 @@ class TransformerStudentOptions:
     student_loss_weight: float = option(
         0.5, "weight of the student-alone loss beside the interpolated one (retrieval runs)"
     )
-    lam: float = option(-1.0, "interpolation weight; < 0 = learned")
-    knn_temperature: float = option(-1.0, "neighbour softmax temperature; < 0 = learned")
+    lam: float = option(-1.0, "interpolation weight in [0, 1]; < 0 = learned")
+    knn_temperature: float = option(-1.0, "neighbour softmax temperature; <= 0 = learned")
 
 
 def _soft_targets(probs, temperature: float):
@@ -142,11 +142,11 @@ class TransformerStudent(Student):
             neighbor_data = _neighbor_tensors(retriever.retrieve(inputs), task.num_labels)
             lam0 = 0.5 if o.lam < 0 else min(max(o.lam, 1e-4), 1 - 1e-4)
             self._lam_logit = torch.nn.Parameter(torch.tensor(math.log(lam0 / (1 - lam0))))
-            temp0 = 0.1 if o.knn_temperature < 0 else o.knn_temperature
+            temp0 = 0.1 if o.knn_temperature <= 0 else o.knn_temperature
             self._log_temp = torch.nn.Parameter(torch.tensor(math.log(temp0)))
             if o.lam < 0:
                 params.append(self._lam_logit)
-            if o.knn_temperature < 0:
+            if o.knn_temperature <= 0:
                 params.append(self._log_temp)
         optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=0.01)
         order = list(range(len(inputs)))
