@@ -406,9 +406,18 @@ class Pipeline:
         inputs["seed"] = self.config.run.seed
         # Upstream *outputs* (not just keys): a forced rerun upstream invalidates us.
         inputs["needs"] = {n: manifest["stages"].get(n, {}).get("output_id") for n in stage.needs}
+        # A new release of the plugin behind a component may compute differently.
+        inputs["versions"] = {
+            s: self._component_version(s) for s in stage.sections if s in self.config.components
+        }
         if stage.extra is not None:
             inputs["extra"] = stage.extra(self)
         return stable_hash(inputs)
+
+    def _component_version(self, section: str) -> str:
+        entry = self.plugins.registry.entry(section, self.config.plugin(section))
+        info = self.plugins.infos.get(entry.plugin)
+        return f"{entry.package}=={info.version if info else 'unknown'}"
 
     # --- running --------------------------------------------------------------
     def check(self) -> None:

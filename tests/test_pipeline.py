@@ -16,6 +16,7 @@ import pytest
 from conftest import make_pipeline
 from retrikt_core.config import ConfigError, load_toml
 from retrikt_core.pipeline import STAGE_NAMES
+from retrikt_core.plugins import get_plugins
 
 
 def started(log: Path) -> list[str]:
@@ -228,3 +229,12 @@ def test_missing_task_file_is_reported_before_work(small_run):
     with pytest.raises(ConfigError, match=r"task\.eval_file: file not found: .*nope\.csv"):
         make_pipeline(config, run_dir, ["task.eval_file=nope.csv"]).run()
     assert started(log) == []
+
+
+def test_new_plugin_version_redoes_the_stages_it_computes(small_run):
+    config, run_dir, log = small_run
+    make_pipeline(config, run_dir).run()
+    log.unlink()
+    get_plugins().infos["testkit"].version = "0.0.2"  # the `template` generator's package
+    make_pipeline(config, run_dir).run()
+    assert started(log) == ["tune", "reinforce", "extract", "index", "train", "evaluate"]
