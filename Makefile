@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/retrikt-p
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/retrikt run examples/configs/demo.toml --data-dir $(DATA_DIR) --run-dir runs/demo
+	$(BIN)/retrikt run examples/configs/sst2-retrikt.toml --data-dir $(DATA_DIR) --run-dir runs/demo
 	@echo "demo finished: report at runs/demo/report.md, metrics at runs/demo/metrics.json"
 
 test: setup

@@ -146,7 +146,8 @@ def main() -> None:
                 "seconds": time.perf_counter() - start,
             }
             print(f"{name} {variant}: {json.dumps(rows[variant])[:400]}", flush=True)
-        results["quality"][name] = rows
+            results["quality"][name] = rows
+            save(args.out, results)  # after every row: a cut-short run keeps its results
     if results["quality"]:
         print("\n| task | prompts | label consistency | distinct-2 | degenerate |")
         print("|---|---|---:|---:|---:|")
@@ -163,8 +164,12 @@ def main() -> None:
             f"{t['bare_mean']:.1f} tok/s, generator {t['generator_mean']:.1f} tok/s, "
             f"ratio {t['ratio']:.1%}"
         )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2))
+    save(args.out, results)
+
+
+def save(path: str, results: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,8 @@ def main() -> None:
                 **evaluate(teacher, evaluation, task.num_labels),
             }
             row["tuned"].append(result)
+            results["tasks"][name] = row
+            save(args.out, results)  # after every row: a cut-short run keeps its results
             print(
                 f"{name} seed {seed} tuned: {result['accuracy']:.4f} "
                 f"(loss {stats['first_loss']:.3f} -> {stats['last_loss']:.3f}, "
@@ -95,8 +97,12 @@ def main() -> None:
             f"| {row['zero_shot']['macro_f1']:.3f} / {f1:.3f} "
             f"| {row['zero_shot']['examples_per_s']:.1f} |"
         )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2))
+    save(args.out, results)
+
+
+def save(path: str, results: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
