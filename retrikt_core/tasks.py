@@ -106,6 +106,16 @@ def sample_eval(examples: list[Example], limit: int, seed: int) -> list[Example]
     return [examples[i] for i in keep]
 
 
+def describe_from_options(task: Task) -> None:
+    """Labels, verbalizers and fields of a task configured entirely by options."""
+    o = task.options
+    task.label_names = list(o.label_names)
+    task.verbalizers = list(o.verbalizers) or list(o.label_names)
+    task.is_pair = bool(o.text_pair_field)
+    task.description = o.description
+    task.field_names = tuple(f for f in (o.text_field, o.text_pair_field) if f)
+
+
 @dataclass
 class FilesTaskOptions:
     train_file: str = option("", "labelled training file (CSV, TSV or JSONL)")
@@ -132,12 +142,7 @@ class FilesTask(Task):
 
     def __init__(self, options: FilesTaskOptions | None = None) -> None:
         super().__init__(options)
-        o = self.options
-        self.label_names = list(o.label_names)
-        self.verbalizers = list(o.verbalizers) or list(o.label_names)
-        self.is_pair = bool(o.text_pair_field)
-        self.description = o.description
-        self.field_names = tuple(f for f in (o.text_field, o.text_pair_field) if f)
+        describe_from_options(self)
 
     @property
     def train_split(self) -> str:
@@ -358,12 +363,7 @@ class HubTask(Task):
 
     def __init__(self, options: HubTaskOptions | None = None) -> None:
         super().__init__(options)
-        o = self.options
-        self.label_names = list(o.label_names)
-        self.verbalizers = list(o.verbalizers) or list(o.label_names)
-        self.is_pair = bool(o.text_pair_field)
-        self.description = o.description
-        self.field_names = tuple(f for f in (o.text_field, o.text_pair_field) if f)
+        describe_from_options(self)
 
     def check(self) -> None:
         if not self.options.dataset:
