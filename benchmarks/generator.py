@@ -21,12 +21,12 @@ import os
 import platform
 import time
 from collections import Counter
-from pathlib import Path
 
 from retrikt_transformers.generator import LLMGenerator, LLMGeneratorOptions
 from retrikt_transformers.models import load_causal_lm
 from retrikt_transformers.teacher import LLMTeacher, LLMTeacherOptions
 
+from retrikt_core.atomic import atomic_write_json
 from retrikt_core.plugins import get_plugins
 from retrikt_core.textstats import degenerate_reason, distinct_n
 
@@ -147,7 +147,7 @@ def main() -> None:
             }
             print(f"{name} {variant}: {json.dumps(rows[variant])[:400]}", flush=True)
             results["quality"][name] = rows
-            save(args.out, results)  # after every row: a cut-short run keeps its results
+            atomic_write_json(args.out, results)  # every row: a cut run keeps results
     if results["quality"]:
         print("\n| task | prompts | label consistency | distinct-2 | degenerate |")
         print("|---|---|---:|---:|---:|")
@@ -164,12 +164,7 @@ def main() -> None:
             f"{t['bare_mean']:.1f} tok/s, generator {t['generator_mean']:.1f} tok/s, "
             f"ratio {t['ratio']:.1%}"
         )
-    save(args.out, results)
-
-
-def save(path: str, results: dict) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(results, indent=2))
+    atomic_write_json(args.out, results)
 
 
 if __name__ == "__main__":

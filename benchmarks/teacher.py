@@ -10,15 +10,14 @@ Prints a table and writes benchmarks/results/teacher.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 from retrikt_transformers.teacher import LLMTeacher, LLMTeacherOptions
 
+from retrikt_core.atomic import atomic_write_json
 from retrikt_core.metrics import classification_metrics
 from retrikt_core.plugins import get_plugins
 
@@ -73,7 +72,7 @@ def main() -> None:
             }
             row["tuned"].append(result)
             results["tasks"][name] = row
-            save(args.out, results)  # after every row: a cut-short run keeps its results
+            atomic_write_json(args.out, results)  # every row: a cut run keeps results
             print(
                 f"{name} seed {seed} tuned: {result['accuracy']:.4f} "
                 f"(loss {stats['first_loss']:.3f} -> {stats['last_loss']:.3f}, "
@@ -97,12 +96,7 @@ def main() -> None:
             f"| {row['zero_shot']['macro_f1']:.3f} / {f1:.3f} "
             f"| {row['zero_shot']['examples_per_s']:.1f} |"
         )
-    save(args.out, results)
-
-
-def save(path: str, results: dict) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(results, indent=2))
+    atomic_write_json(args.out, results)
 
 
 if __name__ == "__main__":
