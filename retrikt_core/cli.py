@@ -237,6 +237,77 @@ def config_schema_command(
     )
 
 
+store_app = typer.Typer(help="Inspect a run's knowledge store(s).", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("inspect")
+def store_inspect_command(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a run past `index`")],
+    query: Annotated[
+        list[str], typer.Option(help="show the entries nearest this text (repeatable)")
+    ] = [],  # noqa: B006
+    samples: Annotated[int, typer.Option(help="random entries shown per store")] = 5,
+    k: Annotated[int, typer.Option(help="neighbours shown per query")] = 5,
+    seed: Annotated[int, typer.Option(help="seed for the random sample")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
+    """Size, label balance, sources and sample entries of a run's store(s), and
+    the nearest neighbours of query texts."""
+    from retrikt_core.predict import PAIR_SEPARATOR
+    from retrikt_core.records import Example
+    from retrikt_core.store_inspect import RunStores
+
+    try:
+        stores = RunStores(run_dir)
+    except (FileNotFoundError, ValueError, UnknownComponentError) as exc:
+        fail(str(exc))
+    summaries = stores.summaries(samples, seed)
+    queries = []
+    for text in query:
+        first, _, second = text.partition(PAIR_SEPARATOR)
+        queries.append(Example(text=first, text_pair=second or None) if second else Example(text))
+    nearest = [stores.nearest(q, k) for q in queries]
+    if as_json:
+        payload = {
+            "stores": [s.to_dict() for s in summaries],
+            "queries": [{"query": t, "nearest": n} for t, n in zip(query, nearest, strict=True)],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    for s in summaries:
+        table = Table(
+            title=escape(f"[{s.section}] {s.plugin}: {s.entries} entries, {s.bytes:,} bytes")
+        )
+        table.add_column("")
+        table.add_column("value", overflow="fold")
+        table.add_row("encoder", s.encoder or "-")
+        table.add_row("teacher labels", ", ".join(f"{k} {v}" for k, v in s.teacher_labels.items()))
+        if s.requested_labels:
+            table.add_row(
+                "requested labels", ", ".join(f"{k} {v}" for k, v in s.requested_labels.items())
+            )
+        if s.label_consistency is not None:
+            table.add_row("label consistency", f"{s.label_consistency:.1%}")
+        table.add_row("mean teacher confidence", f"{s.mean_confidence:.3f}")
+        table.add_row("sources", ", ".join(f"{k} {v}" for k, v in s.sources.items()))
+        for row in s.samples:
+            pair = f" ||| {row['text_pair']}" if row["text_pair"] else ""
+            table.add_row(
+                f"[dim]{row['id']}[/dim]",
+                escape(f"[{row['teacher_label']} {row['confidence']:.2f}] {row['text']}{pair}"),
+            )
+        console.print(table)
+    for text, per_store in zip(query, nearest, strict=True):
+        console.print(f"[bold]nearest to[/bold] {escape(text)}", highlight=False)
+        for section, rows in per_store.items():
+            console.print(f"  [{section}]", style="dim", highlight=False, markup=False)
+            for row in rows:
+                pair = f" ||| {row['text_pair']}" if row["text_pair"] else ""
+                line = f"    {row['score']:.3f} [{row['teacher_label']}] {row['text']}{pair}"
+                console.print(escape(line), highlight=False)
+
+
 def main() -> None:
     # Plugins may add commands (listed by --help too); plugin modules import
     # no heavy libraries, and a broken plugin is reported by `retrikt plugins`.

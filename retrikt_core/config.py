@@ -91,6 +91,19 @@ COMPONENT_SECTIONS: tuple[str, ...] = (
     "retriever",
     "student",
 )
+# Optional component sections, and the component kind each one holds.
+OPTIONAL_SECTIONS: dict[str, str] = {
+    # A second store over the same knowledge (say bm25 beside faiss), for
+    # retrievers that fuse two rankings such as ``hybrid``.
+    "second_store": "store",
+}
+
+
+def section_kind(section: str) -> str:
+    """The component kind a section holds (``second_store`` holds a store)."""
+    return OPTIONAL_SECTIONS.get(section, section)
+
+
 METHODS = ("teacher", "kshot_student", "kd_student", "retrikt_student")
 
 
@@ -109,19 +122,26 @@ class RunConfig:
     def plugin(self, section: str) -> str:
         return self.components[section][0]
 
+    def has(self, section: str) -> bool:
+        """Whether a component section is configured (optional ones may not be)."""
+        return section in self.components
+
     def options(self, section: str) -> Any:
         return self.components[section][1]
 
-    def section_dict(self, section: str) -> dict[str, Any]:
-        """The section as resolved (defaults filled in), for hashing and display."""
+    def section_dict(self, section: str) -> dict[str, Any] | None:
+        """The section as resolved (defaults filled in), for hashing and display;
+        ``None`` for an optional section that is not configured."""
         if section in CORE_SECTIONS:
             return asdict(getattr(self, section))
+        if section not in self.components:
+            return None
         name, options = self.components[section]
         return {"plugin": name, **asdict(options)}
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        sections = list(CORE_SECTIONS) + list(COMPONENT_SECTIONS)
-        return {s: self.section_dict(s) for s in sections}
+        sections = list(CORE_SECTIONS) + list(COMPONENT_SECTIONS) + list(OPTIONAL_SECTIONS)
+        return {s: self.section_dict(s) for s in sections if self.section_dict(s) is not None}
 
     def section_hash(self, *sections: str) -> str:
         return stable_hash({s: self.section_dict(s) for s in sections})
@@ -173,7 +193,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 def validate(raw: dict[str, Any], registry: Registry, source: str = "") -> RunConfig:
     """Turn a raw TOML mapping into a :class:`RunConfig`, or raise ConfigError."""
-    known = list(CORE_SECTIONS) + list(COMPONENT_SECTIONS)
+    known = list(CORE_SECTIONS) + list(COMPONENT_SECTIONS) + list(OPTIONAL_SECTIONS)
     for section, value in raw.items():
         if section not in known:
             raise ConfigError(_unknown(f"[{section}]", "section", section, known))
@@ -183,15 +203,17 @@ def validate(raw: dict[str, Any], registry: Registry, source: str = "") -> RunCo
         name: build_options(name, cls, raw.get(name, {})) for name, cls in CORE_SECTIONS.items()
     }
     components: dict[str, tuple[str, Any]] = {}
-    for section in COMPONENT_SECTIONS:
+    wanted = [(s, s) for s in COMPONENT_SECTIONS]
+    wanted += [(s, kind) for s, kind in OPTIONAL_SECTIONS.items() if s in raw]
+    for section, kind in wanted:
         values = dict(raw.get(section, {}))
         name = values.pop("plugin", None)
         if name is None:
-            raise ConfigError(f"{section}.plugin: required; name the {section} plugin to use")
+            raise ConfigError(f"{section}.plugin: required; name the {kind} plugin to use")
         if not isinstance(name, str):
             raise ConfigError(f"{section}.plugin: expected a string, got {name!r}")
         try:
-            cls = registry.get(section, name)
+            cls = registry.get(kind, name)
         except UnknownComponentError as exc:
             raise ConfigError(f"{section}.plugin: {exc}") from None
         components[section] = (name, build_options(section, cls.Options, values))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from retrikt_core.atomic import atomic_write_json, atomic_write_text, commit_directory
-from retrikt_core.config import ConfigError, RunConfig, stable_hash
+from retrikt_core.config import ConfigError, RunConfig, section_kind, stable_hash
 from retrikt_core.interfaces import Component, Task, read_component_meta
 from retrikt_core.knowledge import filter_knowledge
 from retrikt_core.metrics import classification_metrics
@@ -82,7 +82,7 @@ class StageContext:
     def build(self, section: str) -> Component:
         """A fresh component for a config section, with its validated options."""
         name, options = self.config.components[section]
-        return self.pipeline.plugins.registry.get(section, name)(options)
+        return self.pipeline.plugins.registry.get(section_kind(section), name)(options)
 
     def task(self) -> Task:
         return self.pipeline.task
@@ -136,10 +136,25 @@ def stage_prepare(ctx: StageContext) -> dict[str, Any]:
     return {"train": len(train), "kshot": len(kshot), "eval": len(evaluation)}
 
 
+TEACHER_EVAL = "eval_predictions.json"
+
+
 def stage_teacher(ctx: StageContext) -> dict[str, Any]:
     teacher = ctx.build("teacher")
     stats = teacher.fit(ctx.task(), ctx.read_examples("prepare", "kshot.jsonl"), seed=ctx.seed)
     teacher.save_pretrained(ctx.out / "teacher")
+    if "teacher" in ctx.config.evaluate.methods:
+        # Scored here, once per teacher, rather than in `evaluate`: the teacher
+        # is the slowest model of a run, and changing a student, store or
+        # retriever must not pay for it again.
+        evaluation = ctx.read_examples("prepare", "eval.jsonl")
+        probs, seconds = _timed_predict(
+            teacher.predict_proba, evaluation, ctx.config.evaluate.batch_size, "teacher: eval"
+        )
+        atomic_write_json(
+            ctx.out / TEACHER_EVAL,
+            {"ids": [e.id for e in evaluation], "probs": probs, "seconds": seconds},
+        )
     return {"params": teacher.num_parameters(), **stats}
 
 
@@ -213,17 +228,37 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
     return counts
 
 
+STORE_SECTIONS = ("store", "second_store")
+
+
 def stage_index(ctx: StageContext) -> dict[str, Any]:
-    store = ctx.build("store")
-    store.add(ctx.read_knowledge())
-    store.save_pretrained(ctx.out / "store")
-    size = sum(p.stat().st_size for p in (ctx.out / "store").rglob("*") if p.is_file())
-    return {"entries": len(store), "bytes": size}
+    knowledge = ctx.read_knowledge()
+    counts: dict[str, Any] = {"entries": len(knowledge), "bytes": 0}
+    for section in STORE_SECTIONS:
+        if not ctx.config.has(section):
+            continue
+        store = ctx.build(section)
+        store.add(knowledge)
+        store.save_pretrained(ctx.out / section)
+        size = sum(p.stat().st_size for p in (ctx.out / section).rglob("*") if p.is_file())
+        counts["bytes"] += size
+        if section != "store":
+            counts[section] = {"plugin": ctx.config.plugin(section), "bytes": size}
+    return counts
+
+
+def load_stores(ctx: StageContext) -> list[Component]:
+    """The run's stores, in config order (``store`` first)."""
+    return [
+        ctx.load("index", section, "store")
+        for section in STORE_SECTIONS
+        if (ctx.stage_dir("index") / section).is_dir()
+    ]
 
 
 def build_retriever(ctx: StageContext):
     retriever = ctx.build("retriever")
-    retriever.bind([ctx.load("index", "store", "store")])
+    retriever.bind(load_stores(ctx))
     return retriever
 
 
@@ -258,6 +293,27 @@ def _timed_predict(
     return probs, seconds
 
 
+class _Counted:
+    """Stands in for a model of which only the parameter count is needed."""
+
+    def __init__(self, params: int) -> None:
+        self.params = params
+
+    def num_parameters(self) -> int:
+        return self.params
+
+
+def _teacher_eval(ctx: StageContext, evaluation: list[Example]):
+    """``(probs, seconds)`` the teacher stage scored on this eval split, if any."""
+    path = ctx.stage_dir("teacher") / TEACHER_EVAL
+    if not path.is_file():
+        return None
+    cached = json.loads(path.read_text())
+    if cached["ids"] != [e.id for e in evaluation]:
+        return None
+    return cached["probs"], cached["seconds"]
+
+
 def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
     task = ctx.task()
     evaluation = ctx.read_examples("prepare", "eval.jsonl")
@@ -267,9 +323,16 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
     predictions: dict[str, list[list[float]]] = {}
     teacher_params = None
     for method in ctx.config.evaluate.methods:
+        cached = _teacher_eval(ctx, evaluation) if method == "teacher" else None
         if method == "teacher":
-            model = ctx.load("teacher", "teacher", "teacher")
-            predict = model.predict_proba
+            # With the teacher's eval scores cached, its parameter count is all
+            # we need: the manifest has it, so the LLM is not loaded again.
+            params = ctx.pipeline.manifest()["stages"]["teacher"]["counts"].get("params")
+            model = _Counted(params) if cached and params is not None else None
+            if model is None:
+                cached = None
+                model = ctx.load("teacher", "teacher", "teacher")
+            predict = model.predict_proba if cached is None else None
         else:
             model = ctx.load("train", method, "student")
             if method == "retrikt_student":
@@ -279,7 +342,10 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
                     return model.predict_proba(xs, retriever.retrieve(xs))
             else:
                 predict = model.predict_proba
-        probs, seconds = _timed_predict(predict, evaluation, batch, method)
+        if cached is not None:
+            probs, seconds = cached
+        else:
+            probs, seconds = _timed_predict(predict, evaluation, batch, method)
         predictions[method] = probs
         row = classification_metrics(probs, gold, task.num_labels)
         row["params"] = model.num_parameters()
@@ -288,15 +354,16 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
             # its size is reported beside the count, never inside it.
             stores = retriever.stores
             row["params"] += sum(s.query_encoder_parameters() for s in stores)
-            row["store_entries"] = sum(len(s) for s in stores)
-            row["store_bytes"] = ctx.pipeline.manifest()["stages"]["index"]["counts"]["bytes"]
+            index_counts = ctx.pipeline.manifest()["stages"]["index"]["counts"]
+            row["store_entries"] = index_counts["entries"]  # two stores share entries
+            row["store_bytes"] = index_counts["bytes"]
         row["examples_per_s"] = len(evaluation) / seconds if seconds > 0 else float("inf")
         row["seconds"] = seconds
         methods[method] = row
         if method == "teacher":
             teacher_params = row["params"]
     if teacher_params is None and "teacher" in ctx.pipeline.finished_stages():
-        teacher_params = ctx.load("teacher", "teacher", "teacher").num_parameters()
+        teacher_params = ctx.pipeline.manifest()["stages"]["teacher"]["counts"].get("params")
     teacher_speed = methods.get("teacher", {}).get("examples_per_s")
     for method, row in methods.items():
         if teacher_params:
@@ -329,7 +396,14 @@ STAGES: tuple[Stage, ...] = (
         "load the task, sample k-shot",
         extra=lambda p: p.task.fingerprint(),
     ),
-    Stage("teacher", ("teacher",), ("prepare",), stage_teacher, "fit the teacher"),
+    Stage(
+        "teacher",
+        ("teacher",),
+        ("prepare",),
+        stage_teacher,
+        "fit the teacher, score the eval split",
+        extra=lambda p: ["teacher" in p.config.evaluate.methods, p.config.evaluate.batch_size],
+    ),
     Stage("tune", ("generator",), ("prepare",), stage_tune, "supervised soft-prompt tuning"),
     Stage(
         "reinforce",
@@ -345,7 +419,7 @@ STAGES: tuple[Stage, ...] = (
         stage_extract,
         "gather, filter and teacher-label knowledge",
     ),
-    Stage("index", ("store",), ("extract",), stage_index, "build the knowledge store"),
+    Stage("index", STORE_SECTIONS, ("extract",), stage_index, "build the knowledge store(s)"),
     Stage(
         "train",
         ("student", "retriever"),
@@ -415,7 +489,7 @@ class Pipeline:
         return stable_hash(inputs)
 
     def _component_version(self, section: str) -> str:
-        entry = self.plugins.registry.entry(section, self.config.plugin(section))
+        entry = self.plugins.registry.entry(section_kind(section), self.config.plugin(section))
         info = self.plugins.infos.get(entry.plugin)
         return f"{entry.package}=={info.version if info else 'unknown'}"
 

@@ -49,13 +49,19 @@ class RunPredictor:
         self.student = self._load(student_dir, "student")
         self.retriever = None
         if method == "retrikt_student":
-            store = self._load(stages / "index" / "store", "store")
+            from retrikt_core.pipeline import STORE_SECTIONS
+
+            stores = [
+                self._load(stages / "index" / section, "store")
+                for section in STORE_SECTIONS
+                if (stages / "index" / section).is_dir()
+            ]
             config = json.loads((self.run_dir / "config.json").read_text())["retriever"]
             name = config.pop("plugin")
             cls = self.plugins.registry.get("retriever", name)
             self.retriever = cls(cls.Options(**config))
-            self.retriever.bind([store])
-            self.entries = {e.id: e for e in store.entries()}
+            self.retriever.bind(stores)
+            self.entries = {e.id: e for store in stores for e in store.entries()}
 
     def _load(self, path: Path, kind: str) -> Component:
         meta = read_component_meta(path)

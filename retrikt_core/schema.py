@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrikt_core.config import COMPONENT_SECTIONS, CORE_SECTIONS, option_docs
+from retrikt_core.config import COMPONENT_SECTIONS, CORE_SECTIONS, OPTIONAL_SECTIONS, option_docs
 from retrikt_core.registry import Registry
 
 
@@ -22,7 +22,7 @@ def config_schema(registry: Registry) -> dict[str, Any]:
             }
             for entry in registry.entries(section)
         }
-    return {"core": core, "components": components}
+    return {"core": core, "components": components, "optional": dict(OPTIONAL_SECTIONS)}
 
 
 def _table(options: list[dict[str, Any]]) -> list[str]:
@@ -46,6 +46,13 @@ def schema_markdown(schema: dict[str, Any]) -> str:
         'A run config is TOML with one section per component (`plugin = "name"` plus',
         "that plugin's options) and the core sections `[run]`, `[extract]`, `[evaluate]`.",
         "Override any option on the command line with `--set section.key=value`.",
+        "",
+        "Optional component sections, configured like the kind they hold:",
+        "",
+        *(
+            f"- `[{section}]`: a second `[{kind}]` (same plugins and options)"
+            for section, kind in schema.get("optional", {}).items()
+        ),
         "",
         "## Core sections",
         "",
