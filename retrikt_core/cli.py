@@ -117,6 +117,57 @@ def metrics_table(metrics: dict) -> Table:
     return table
 
 
+GRID_HELP = "section.key=v1,v2,...: values to try; repeat for more keys (every combination runs)"
+
+
+@app.command()
+def bench(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="run config (TOML)")],
+    grid: Annotated[list[str], typer.Option("--grid", help=GRID_HELP)] = [],  # noqa: B006
+    seeds: Annotated[
+        str | None, typer.Option(help="comma-separated seeds, each a run (overrides run.seed)")
+    ] = None,
+    bench_dir: Annotated[
+        Path | None, typer.Option(help="runs, stage cache and tables (default: RUN_DIR-bench)")
+    ] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="override: section.key=value")] = [],  # noqa: B006
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with task data (sets RETRIKT_DATA_DIR)")
+    ] = None,
+) -> None:
+    """Run CONFIG for every combination of --grid values and --seeds, sharing finished
+    stages; writes bench.json, bench.csv, bench.md and plots."""
+    from retrikt_core.bench import Bench, plan_bench
+    from retrikt_core.bench_report import rich_table
+    from retrikt_core.pipeline import PipelineError
+
+    if data_dir is not None:
+        os.environ["RETRIKT_DATA_DIR"] = str(data_dir)
+    plugins = get_plugins()
+    try:
+        plan = plan_bench(config_path, grid, plugins.registry, seeds, set_, bench_dir)
+        runner = Bench(plan, plugins, echo=lambda m: console.print(m, highlight=False))
+        runner.check()
+    except (ConfigError, UnknownComponentError) as exc:
+        fail(str(exc))
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    console.print(
+        f"[bold]retrikt bench[/bold] {config_path}: {len(plan.runs)} runs → {plan.bench_dir}"
+    )
+    try:
+        result = runner.run()
+    except (ConfigError, PipelineError, UnknownComponentError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted[/yellow]: finished runs and stages are kept; run the same "
+            "command again to resume."
+        )
+        raise typer.Exit(130) from None
+    console.print(rich_table(result.data))
+    console.print(f"tables and plots: {', '.join(str(plan.bench_dir / f) for f in result.files)}")
+
+
 @app.command()
 def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,

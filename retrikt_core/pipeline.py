@@ -448,11 +448,14 @@ class Pipeline:
         plugins: Plugins,
         run_dir: str | Path,
         echo: Callable[[str], None] | None = None,
+        stage_cache: Any = None,
     ) -> None:
         self.config = config
         self.plugins = plugins
         self.run_dir = Path(run_dir)
         self.echo = echo or (lambda message: None)
+        # A retrikt_core.bench.StageCache: finished stages shared between runs, by key.
+        self.stage_cache = stage_cache
         name, options = config.components["task"]
         self.task: Task = plugins.registry.get("task", name)(options)
 
@@ -533,6 +536,18 @@ class Pipeline:
             and final.is_dir()
         ):
             self.echo(f"[dim]↷ {stage.name:<9} unchanged, skipped[/dim]")
+            if self.stage_cache is not None:
+                self.stage_cache.put(stage.name, key, final, record, self.run_dir)
+            return
+        reused = None
+        if not force and self.stage_cache is not None:
+            reused = self.stage_cache.fetch(stage.name, key, final)
+        if reused is not None:
+            # Same key, so the same output: the record (output_id included) comes
+            # along, and downstream keys match those of the run that computed it.
+            manifest["stages"][stage.name] = reused
+            self._write_manifest(manifest)
+            self.echo(f"[cyan]⇉ {stage.name:<9} reused from {reused['reused_from']}[/cyan]")
             return
         seed_everything(int(stable_hash([self.config.run.seed, stage.name]), 16) % 2**31)
         partial = final.with_name(stage.name + ".partial")
@@ -575,6 +590,8 @@ class Pipeline:
         manifest["stages"][stage.name] = record
         # Downstream stages now read other inputs; their records stay until they rerun.
         self._write_manifest(manifest)
+        if self.stage_cache is not None:
+            self.stage_cache.put(stage.name, key, final, record, self.run_dir)
         self.plugins.hook.stage_finished(stage=stage.name, run_dir=str(self.run_dir), record=record)
         summary = ", ".join(f"{k}={_short(v)}" for k, v in counts.items())
         self.echo(f"[green]✓ {stage.name:<9}[/green] {seconds:6.1f}s  {summary}")
