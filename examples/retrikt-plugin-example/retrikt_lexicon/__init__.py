@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 from retrikt_core import Example, hookimpl
-from retrikt_core.config import ConfigError
+from retrikt_core.config import ConfigError, option
 from retrikt_core.interfaces import Task, Teacher
 
 
 @dataclass
 class LexiconOptions:
-    words: dict[str, list[str]] = field(default_factory=dict, metadata={"help": "label -> words"})
-    sharpness: float = field(default=1.0, metadata={"help": "softmax scale on word counts"})
+    words: dict[str, list[str]] = option({}, "label name -> words that signal it")
+    sharpness: float = option(1.0, "softmax scale on word counts (> 0)")
+
+    def __post_init__(self) -> None:
+        # Runs when the config is validated, before any stage starts.
+        if self.sharpness <= 0:
+            raise ConfigError(f"teacher.sharpness: must be > 0, got {self.sharpness}")
 
 
 class LexiconTeacher(Teacher):
@@ -29,9 +35,12 @@ class LexiconTeacher(Teacher):
     name = "lexicon"
     Options = LexiconOptions
 
-    label_names: list[str] = []
+    def __init__(self, options: LexiconOptions | None = None) -> None:
+        super().__init__(options)
+        self.label_names: list[str] = []
 
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict:
+        # Checks that need the task run here, in the `teacher` stage.
         unknown = set(self.options.words) - set(task.label_names)
         if unknown:
             raise ConfigError(
@@ -58,10 +67,10 @@ class LexiconTeacher(Teacher):
     def num_parameters(self) -> int:
         return 0  # a word list has no trained parameters
 
-    def save_state(self, path) -> None:
+    def save_state(self, path: Path) -> None:
         (path / "labels.txt").write_text("\n".join(self.label_names))
 
-    def load_state(self, path) -> None:
+    def load_state(self, path: Path) -> None:
         self.label_names = (path / "labels.txt").read_text().splitlines()
 
 
