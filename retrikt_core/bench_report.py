@@ -44,8 +44,12 @@ def _methods(data: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(s["method"] for s in data["summary"]))
 
 
-def _md_table(header: list[str], rows: list[list[str]], right_from: int) -> list[str]:
-    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+def _md_table(
+    header: list[str], rows: list[list[str]], right_from: int, right_to: int | None = None
+) -> list[str]:
+    """A Markdown table whose columns ``right_from:right_to`` (numbers) align right."""
+    right = range(right_from, len(header) if right_to is None else right_to)
+    align = ["---:" if i in right else "---" for i in range(len(header))]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
@@ -124,7 +128,8 @@ def markdown(data: dict[str, Any], plots: list[str]) -> str:
             + [f"{s['seconds'].get(n, 0):.1f}" for n in stage_names]
             + [f"{s['computed_seconds']:.1f}", ", ".join(reused) or "-"]
         )
-    lines += _md_table(header + stage_names + ["computed", "reused (runs)"], table, len(header))
+    columns = header + stage_names + ["computed", "reused (runs)"]
+    lines += _md_table(columns, table, len(header), len(columns) - 1)
     lines += [""]
     lines += [f"![{p}]({p})" for p in plots]
     lines += ["", "## Runs", ""]
@@ -141,7 +146,8 @@ def markdown(data: dict[str, Any], plots: list[str]) -> str:
         ]
         for r in rows
     ]
-    lines += _md_table(["run", *methods, "computed s", "reused", "run dir"], table, 1)
+    columns = ["run", *methods, "computed s", "reused", "run dir"]
+    lines += _md_table(columns, table, 1, len(columns) - 2)
     return "\n".join(lines) + "\n"
 
 
