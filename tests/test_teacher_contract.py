@@ -39,8 +39,9 @@ LLM_BATCH_SIZE_ZERO = pytest.param(
     "batch_size",
     marks=pytest.mark.xfail(
         strict=True,
-        reason="llm teacher defect: batch_size = 0 passes validation; fit or predict_proba "
-        "fails with ValueError 'range() arg 3 must not be zero', not naming teacher.batch_size",
+        reason="llm teacher defect: batch_size = 0 passes validation and a zero-shot fit; "
+        "prompt tuning and predict_proba then fail with ValueError 'range() arg 3 must not "
+        "be zero', not an error naming teacher.batch_size",
     ),
 )
 

@@ -203,7 +203,9 @@ class OptionsContract:
         assert not undocumented, (
             f"options without help text (use retrikt_core.config.option): {undocumented}"
         )
-        assert cls.describe(), f"{cls.__name__} has no docstring (its first line is listed)"
+        assert cls.describe(), (
+            f"{cls.__name__} has no docstring (its first line describes it in config schema)"
+        )
 
     def test_options_survive_config_validation(self, tmp_path):
         """The options the suite uses, written out as a config section and
