@@ -8,6 +8,7 @@ import importlib.util
 import pytest
 
 from retrikt_core.builtin.bow import BowKnnStudent, BowStudentOptions
+from retrikt_core.plugins import get_plugins
 from retrikt_core.testing.student_contract import StudentContract
 
 
@@ -80,6 +81,16 @@ class TestTinyTransformerStudent(StudentContract):
     @pytest.mark.xfail(strict=True, reason=TINY_LAM_DEFECT)
     def test_lam_one_is_retrieval_alone(self, tmp_path):
         super().test_lam_one_is_retrieval_alone(tmp_path)
+
+
+def test_every_shipped_student_runs_the_contract(tmp_path):
+    from test_teacher_contract import _installed, shipped_plugins
+
+    runs = [TestBowKnnStudent, TestTinyTransformerStudent]
+    covered = {run().make_student(tmp_path).name for run in runs if _installed(run)}
+    registry = get_plugins().registry
+    shipped = {e.name for e in registry.entries("student") if e.plugin in shipped_plugins()}
+    assert shipped <= covered, f"students without a contract run here: {shipped - covered}"
 
 
 # The suite must catch what it claims to: each broken student below fails the

@@ -4,7 +4,9 @@ against the shared teacher contract (retrikt_core/testing/teacher_contract.py)."
 from __future__ import annotations
 
 import importlib.util
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -97,6 +99,28 @@ class TestLexiconTeacherFromEntryPoint(TeacherContract):
             "positive": ["great", "fun", "good"],
         }
         return entry.cls(entry.cls.Options(words=words))
+
+
+def shipped_plugins() -> set[str]:
+    """`builtin`, the entry points of the packages under plugins/, and the example."""
+    root = Path(__file__).resolve().parents[1]
+    names = {"builtin", "lexicon"}
+    for pyproject in root.glob("plugins/*/pyproject.toml"):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        names |= set(project.get("entry-points", {}).get("retrikt", {}))
+    return names
+
+
+def test_every_shipped_teacher_runs_the_contract(tmp_path):
+    runs = [TestBowTeacher, TestLLMTeacherZeroShot, TestLexiconTeacherFromEntryPoint]
+    covered = {run().make_teacher(tmp_path).name for run in runs if _installed(run)}
+    registry = get_plugins().registry
+    shipped = {e.name for e in registry.entries("teacher") if e.plugin in shipped_plugins()}
+    assert shipped <= covered, f"teachers without a contract run here: {shipped - covered}"
+
+
+def _installed(run) -> bool:
+    return not any(m.name == "skipif" and m.args[0] for m in getattr(run, "pytestmark", []))
 
 
 # The suite must catch what it claims to: each broken teacher below fails the
