@@ -314,6 +314,20 @@ class Student(Component):
         """Dense keys for a store; students without an encoder raise."""
         raise NotImplementedError(f"student {self.name!r} has no encoder")
 
+    def export_onnx(self, path: Path, quantize: str | None = None) -> dict[str, str]:
+        """Optional: write the student's own model (encoder and head, not the
+        retrieval) as ONNX into ``path``, beside :meth:`save_pretrained`'s
+        files, and, with ``quantize="int8"``, a dynamically quantised copy.
+        Returns ``{runtime: file name}``, e.g. ``{"onnx": "model.onnx",
+        "onnx-int8": "model.int8.onnx"}``; :meth:`from_onnx` loads each."""
+        raise NotImplementedError(f"student {self.name!r} has no ONNX export")
+
+    @classmethod
+    def from_onnx(cls, path: Path, file: str) -> Student:
+        """Optional: an inference-only student that runs ``path / file`` (written
+        by :meth:`export_onnx`) with onnxruntime and predicts like the original."""
+        raise NotImplementedError(f"student {cls.name!r} has no ONNX runtime")
+
 
 class RewardTerm(Component):
     """One term of the RL reward, weighted in config."""

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from retrikt_core.interfaces import Component, read_component_meta
 from retrikt_core.plugins import Plugins, get_plugins
-from retrikt_core.records import Example
+from retrikt_core.records import Example, Knowledge, Neighbors
 
 PAIR_SEPARATOR = " ||| "
 
@@ -68,32 +69,44 @@ class RunPredictor:
         return self.plugins.registry.get(kind, meta["name"]).from_pretrained(path)
 
     def predict(self, examples: list[Example], top: int = 3) -> list[Prediction]:
-        names = self.task["label_names"]
         neighbors = self.retriever.retrieve(examples) if self.retriever else None
         probs = self.student.predict_proba(examples, neighbors)
-        out = []
-        for i, row in enumerate(probs):
-            best = max(range(len(row)), key=row.__getitem__)
-            explained = []
-            if neighbors is not None:
-                for entry_id, score in list(
-                    zip(neighbors.ids[i], neighbors.scores[i], strict=True)
-                )[:top]:
-                    entry = self.entries[entry_id]
-                    explained.append(
-                        {
-                            "id": entry_id,
-                            "score": round(float(score), 4),
-                            "text": entry.text,
-                            "text_pair": entry.text_pair,
-                            "teacher_label": names[entry.teacher_label],
-                            "source": entry.source,
-                        }
-                    )
-            out.append(
-                Prediction(names[best], dict(zip(names, map(float, row), strict=True)), explained)
-            )
-        return out
+        entries = self.entries if self.retriever else {}
+        return explain(self.task["label_names"], probs, neighbors, entries, top)
+
+
+def explain(
+    names: list[str],
+    probs: list[list[float]],
+    neighbors: Neighbors | None,
+    entries: Mapping[str, Knowledge],
+    top: int,
+) -> list[Prediction]:
+    """Predictions from probabilities, each with its ``top`` neighbours (the
+    store entry, its score and its teacher label) when there was retrieval."""
+    out = []
+    for i, row in enumerate(probs):
+        best = max(range(len(row)), key=row.__getitem__)
+        explained = []
+        if neighbors is not None:
+            for entry_id, score in list(zip(neighbors.ids[i], neighbors.scores[i], strict=True))[
+                :top
+            ]:
+                entry = entries[entry_id]
+                explained.append(
+                    {
+                        "id": entry_id,
+                        "score": round(float(score), 4),
+                        "text": entry.text,
+                        "text_pair": entry.text_pair,
+                        "teacher_label": names[entry.teacher_label],
+                        "source": entry.source,
+                    }
+                )
+        out.append(
+            Prediction(names[best], dict(zip(names, map(float, row), strict=True)), explained)
+        )
+    return out
 
 
 def read_inputs(texts: list[str], file: Path | None, is_pair: bool) -> list[Example]:
