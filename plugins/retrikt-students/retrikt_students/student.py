@@ -252,3 +252,18 @@ class TransformerStudent(Student):
         self.model.load_state_dict(load_file(str(path / "model.safetensors")))
         self.model.eval()
         self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]
+
+    def export_onnx(self, path: Path, quantize: str | None = None) -> dict[str, str]:
+        """Soft prompt, encoder and head as ``model.onnx`` (probabilities from
+        word ids), and ``model.int8.onnx`` with ``quantize="int8"``; needs the
+        ``onnx`` extra. Retrieval and interpolation stay outside the graph."""
+        from retrikt_students.onnx_export import export_student
+
+        return export_student(self, Path(path), quantize)
+
+    @classmethod
+    def from_onnx(cls, path: Path, file: str) -> Student:
+        """The ONNX export in ``path / file`` run with onnxruntime (no torch)."""
+        from retrikt_students.onnx_runtime import OnnxTransformerStudent
+
+        return OnnxTransformerStudent(Path(path), file)

@@ -1,0 +1,114 @@
+"""The tiny transformer student run from its ONNX export with onnxruntime:
+numpy in, numpy out, no torch imported. Tokenisation is the student's own
+word vocabulary; retrieval and the kNN interpolation are core's, so the
+predictions match :class:`~retrikt_students.student.TransformerStudent`'s up
+to float rounding (and int8 rounding for a quantised model)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrikt_core.interfaces import Retriever, Student, Task
+from retrikt_core.interpolation import interpolate
+from retrikt_core.records import Example, Knowledge, Neighbors
+from retrikt_students.onnx_export import read_meta
+from retrikt_students.vocab import PAD, UNK, Vocab
+
+BATCH = 256  # rows per onnxruntime call, as the PyTorch student's own_proba
+
+
+def encode_ids(
+    token_ids: Callable[[Example], list[int]], examples: list[Example], unk: int = UNK
+) -> np.ndarray:
+    """``[n, width]`` int64 token ids padded with 0 (``[PAD]``), as the
+    PyTorch student builds them (an empty text becomes one ``[UNK]``)."""
+    rows = [token_ids(e) or [unk] for e in examples]
+    width = max(map(len, rows), default=1)
+    out = np.full((len(rows), width), PAD, dtype=np.int64)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+class OnnxTransformerStudent(Student):
+    """Inference-only tiny-transformer: its ONNX export run with onnxruntime."""
+
+    name = "tiny-transformer"
+
+    def __init__(self, path: Path, file: str, threads: int | None = None) -> None:
+        super().__init__()
+        import onnxruntime as ort
+
+        path = Path(path)
+        state = json.loads((path / "student.json").read_text())
+        self.meta = read_meta(path)
+        self.file = file
+        self.num_labels = int(state["num_labels"])
+        self.lam = float(state["lam"])
+        self.knn_temperature = float(state["knn_temperature"])
+        self.max_length = int(self.meta["max_length"])
+        self.vocab: Vocab | None = None
+        self.unk = UNK
+        if (path / "vocab.json").is_file():  # embeddings = "scratch": the student's words
+            self.vocab = Vocab(json.loads((path / "vocab.json").read_text()))
+        else:  # embeddings = "minilm-static": all-MiniLM-L6-v2 word pieces (tokenizers)
+            from retrikt_students import static_vectors
+
+            self.unk = static_vectors.tokenizer().token_to_id("[UNK]")
+        session_options = ort.SessionOptions()
+        threads = threads or int(os.environ.get("RETRIKT_ONNX_THREADS", "0"))
+        if threads:
+            session_options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            str(path / file), session_options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.meta["input"]
+
+    def fit(
+        self,
+        task: Task,
+        examples: list[Example],
+        knowledge: list[Knowledge],
+        retriever: Retriever | None,
+        *,
+        seed: int,
+    ) -> dict[str, Any]:
+        raise NotImplementedError("an ONNX student is inference only; train the PyTorch one")
+
+    def token_ids(self, example: Example) -> list[int]:
+        """The student's token ids of one input, cut to its ``max_length``."""
+        if self.vocab is not None:
+            return self.vocab.encode(example, self.max_length)
+        from retrikt_students import static_vectors
+
+        return static_vectors.token_ids(example, self.max_length)
+
+    def own_proba(self, examples: list[Example]) -> np.ndarray:
+        """``[n, C]`` the student's own distribution (no retrieval)."""
+        out = [
+            self.session.run(
+                None,
+                {self.input_name: encode_ids(self.token_ids, examples[i : i + BATCH], self.unk)},
+            )[0]
+            for i in range(0, len(examples), BATCH)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, self.num_labels), np.float32)
+
+    def predict_proba(
+        self, examples: list[Example], neighbors: Neighbors | None = None
+    ) -> list[list[float]]:
+        own = self.own_proba(examples)
+        if neighbors is None:
+            return own.tolist()
+        return interpolate(own, neighbors, self.lam, self.knn_temperature).tolist()
+
+    def num_parameters(self) -> int:
+        """The exported model's parameter count (recorded at export: the same
+        encoder, soft prompt and head as the PyTorch student)."""
+        return int(self.meta["params"])
