@@ -26,11 +26,29 @@ class ConfigError(ValueError):
     """A config problem, with the offending ``section.key`` in the message."""
 
 
-def option(default: Any, help: str = "") -> Any:
-    """A dataclass field with help text (shown by ``retrikt config schema``)."""
+def option(
+    default: Any,
+    help: str = "",
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """A dataclass field with help text (shown by ``retrikt config schema``) and,
+    for numbers, an allowed range checked when the config is validated."""
+    metadata = {"help": help, "minimum": minimum, "maximum": maximum}
     if isinstance(default, list | dict):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+class OptionError(ValueError):
+    """Raised by an options dataclass's ``__post_init__`` for a value its
+    fields' types cannot rule out (say, heads that do not divide a width);
+    validation reports it as ``section.field: message``."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
 
 
 @dataclass
@@ -242,6 +260,7 @@ def build_options(section: str, cls: type, values: dict[str, Any]) -> Any:
     kwargs = {}
     for key, value in values.items():
         kwargs[key] = check_type(f"{section}.{key}", value, hints[key])
+        _check_range(f"{section}.{key}", kwargs[key], fields_by_name[key].metadata)
     missing = [
         f.name
         for f in fields_by_name.values()
@@ -251,7 +270,20 @@ def build_options(section: str, cls: type, values: dict[str, Any]) -> Any:
     ]
     if missing:
         raise ConfigError(f"{section}.{missing[0]}: required option is missing")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except OptionError as exc:
+        raise ConfigError(f"{section}.{exc.field}: {exc}") from None
+
+
+def _check_range(where: str, value: Any, metadata: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    low, high = metadata.get("minimum"), metadata.get("maximum")
+    if low is not None and value < low:
+        raise ConfigError(f"{where}: must be >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"{where}: must be <= {high}, got {value!r}")
 
 
 def _unknown(where: str, what: str, key: str, allowed: list[str]) -> str:
@@ -336,6 +368,8 @@ def option_docs(cls: type) -> list[dict[str, Any]]:
                 "required": f.default is dataclasses.MISSING
                 and f.default_factory is dataclasses.MISSING,
                 "help": f.metadata.get("help", ""),
+                "minimum": f.metadata.get("minimum"),
+                "maximum": f.metadata.get("maximum"),
             }
         )
     return rows

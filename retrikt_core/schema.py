@@ -25,13 +25,24 @@ def config_schema(registry: Registry) -> dict[str, Any]:
     return {"core": core, "components": components, "optional": dict(OPTIONAL_SECTIONS)}
 
 
+def _range(option: dict[str, Any]) -> str:
+    low, high = option.get("minimum"), option.get("maximum")
+    if low is not None and high is not None:
+        return f" (from {low} to {high})"
+    if low is not None:
+        return f" (at least {low})"
+    if high is not None:
+        return f" (at most {high})"
+    return ""
+
+
 def _table(options: list[dict[str, Any]]) -> list[str]:
     if not options:
         return ["No options.", ""]
     rows = ["| option | type | default | description |", "|---|---|---|---|"]
     for o in options:
         default = "(required)" if o["required"] else f"`{o['default']!r}`"
-        help_text = o["help"].replace("|", "\\|")
+        help_text = o["help"].replace("|", "\\|") + _range(o)
         rows.append(f"| `{o['name']}` | {o['type']} | {default} | {help_text} |")
     return rows + [""]
 

@@ -12,36 +12,15 @@ from retrikt_core.plugins import get_plugins
 from retrikt_core.testing.student_contract import StudentContract
 
 
-def defect(values, field, reason):
-    return pytest.param(values, field, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 class TestBowKnnStudent(StudentContract):
     lam_option = "lam"
     invalid_options = [
-        defect(
-            {"dim": 0},
-            "dim",
-            "bow-knn defect: dim = 0 passes validation and fit fails with "
-            "ZeroDivisionError (integer modulo by zero), not an error naming student.dim",
-        ),
-        defect(
-            {"lam": 1.5},
-            "lam",
-            "bow-knn defect: lam = 1.5 passes validation and fit; only predict_proba with "
-            "neighbours refuses it (ValueError 'lam must be in [0, 1]', no student.lam)",
-        ),
+        ({"dim": 0}, "dim"),
+        ({"lam": 1.5}, "lam"),
     ]
 
     def make_student(self, tmp_path):
         return BowKnnStudent(BowStudentOptions(dim=1024, epochs=40))
-
-
-TINY_LAM_DEFECT = (
-    "tiny-transformer defect: a fixed lam is clamped to [1e-4, 1 - 1e-4] and stored as "
-    "sigmoid(logit(...)), so lam = 0 still mixes in the neighbours (1e-4) and lam = 1 "
-    "still mixes in the student"
-)
 
 
 @pytest.mark.skipif(
@@ -51,18 +30,8 @@ TINY_LAM_DEFECT = (
 class TestTinyTransformerStudent(StudentContract):
     lam_option = "lam"
     invalid_options = [
-        defect(
-            {"heads": 3},
-            "heads",
-            "tiny-transformer defect: heads that do not divide d_model pass validation; "
-            "fit fails in torch with AssertionError 'embed_dim must be divisible by "
-            "num_heads', not naming student.heads",
-        ),
-        defect(
-            {"lam": 1.5},
-            "lam",
-            "tiny-transformer defect: lam = 1.5 is accepted and silently clamped to 1 - 1e-4",
-        ),
+        ({"heads": 3}, "heads"),
+        ({"lam": 1.5}, "lam"),
     ]
 
     def make_student(self, tmp_path):
@@ -73,14 +42,6 @@ class TestTinyTransformerStudent(StudentContract):
                 vocab_size=200, d_model=32, layers=1, heads=2, ff=64, epochs=3, batch_size=16
             )
         )
-
-    @pytest.mark.xfail(strict=True, reason=TINY_LAM_DEFECT)
-    def test_lam_zero_is_the_student_alone(self, tmp_path):
-        super().test_lam_zero_is_the_student_alone(tmp_path)
-
-    @pytest.mark.xfail(strict=True, reason=TINY_LAM_DEFECT)
-    def test_lam_one_is_retrieval_alone(self, tmp_path):
-        super().test_lam_one_is_retrieval_alone(tmp_path)
 
 
 def test_every_shipped_student_runs_the_contract(tmp_path):

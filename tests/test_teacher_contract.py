@@ -17,15 +17,7 @@ from retrikt_core.testing.teacher_contract import TeacherContract
 
 class TestBowTeacher(TeacherContract):
     invalid_options = [
-        pytest.param(
-            {"dim": 0},
-            "dim",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bow-lr defect: dim = 0 passes validation and fit fails with "
-                "ZeroDivisionError (integer modulo by zero), not an error naming teacher.dim",
-            ),
-        ),
+        ({"dim": 0}, "dim"),
     ]
 
     def make_teacher(self, tmp_path):
@@ -36,16 +28,7 @@ needs_transformers = pytest.mark.skipif(
     importlib.util.find_spec("retrikt_transformers") is None,
     reason="retrikt-transformers is not installed",
 )
-LLM_BATCH_SIZE_ZERO = pytest.param(
-    {"batch_size": 0},
-    "batch_size",
-    marks=pytest.mark.xfail(
-        strict=True,
-        reason="llm teacher defect: batch_size = 0 passes validation and a zero-shot fit; "
-        "prompt tuning and predict_proba then fail with ValueError 'range() arg 3 must not "
-        "be zero', not an error naming teacher.batch_size",
-    ),
-)
+LLM_BATCH_SIZE_ZERO = ({"batch_size": 0}, "batch_size")
 
 
 @needs_transformers

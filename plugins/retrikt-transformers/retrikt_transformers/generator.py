@@ -24,7 +24,7 @@ class LLMGeneratorOptions:
     virtual_tokens: int = option(16, "soft-prompt length per label")
     epochs: int = option(20, "passes over each label's k-shot examples")
     lr: float = option(0.03, "Adam learning rate for the soft prompts")
-    batch_size: int = option(8, "examples per tuning step")
+    batch_size: int = option(8, "examples per tuning step", minimum=1)
     init_text: str = option("Write an example.", "text whose embeddings initialise prompts")
     max_length: int = option(160, "tokens of a training example kept")
     temperature: float = option(1.0, "sampling temperature")

@@ -24,7 +24,7 @@ class LLMTeacherOptions:
     virtual_tokens: int = option(8, "soft-prompt length; 0 = zero-shot (no tuning)")
     epochs: int = option(10, "passes over the k-shot examples when tuning")
     lr: float = option(0.03, "Adam learning rate for the soft prompt")
-    batch_size: int = option(8, "examples per step (tuning) / per forward (prediction)")
+    batch_size: int = option(8, "examples per step (tuning) / per forward (prediction)", minimum=1)
     max_length: int = option(256, "prompt tokens kept (the start of long inputs is cut)")
     init_text: str = option("Classify the text.", "text whose embeddings initialise the prompt")
 
