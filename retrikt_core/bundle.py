@@ -88,7 +88,8 @@ class BundleManifest:
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)  # format first: it says what the file is
+        return {"format": data.pop("format"), "format_version": data.pop("format_version"), **data}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BundleManifest:

@@ -240,7 +240,9 @@ def predict(
     ],
     texts: Annotated[list[str] | None, typer.Argument(help=TEXTS_HELP)] = None,
     file: Annotated[Path | None, typer.Option(help=FILE_HELP)] = None,
-    method: Annotated[str, typer.Option(help="which student of the run")] = "retrikt_student",
+    method: Annotated[
+        str | None, typer.Option(help="which student of a run (default retrikt_student)")
+    ] = None,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "auto",
     top: Annotated[int, typer.Option(help="neighbours shown per prediction")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines output")] = False,
@@ -253,12 +255,12 @@ def predict(
     try:
         if is_bundle(run_dir):
             predictor = load_bundle(run_dir, runtime)
-            if method != predictor.manifest.method:
+            if method not in (None, predictor.manifest.method):
                 fail(f"--method {method}: {run_dir} is a bundle of {predictor.manifest.method}")
         else:
             if runtime not in ("auto", "native"):
                 fail(f"--runtime {runtime}: only bundles have other runtimes; see retrikt export")
-            predictor = RunPredictor(run_dir, method)
+            predictor = RunPredictor(run_dir, method or "retrikt_student")
         examples = read_inputs(texts or [], file, predictor.task["is_pair"])
     except (FileNotFoundError, ValueError, UnknownComponentError) as exc:
         fail(str(exc))

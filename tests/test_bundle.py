@@ -129,6 +129,10 @@ def test_predict_cli_accepts_a_bundle(finished_run, tmp_path):
     assert row["probabilities"] == direct.probabilities
     result = runner.invoke(app, ["predict", str(bundle_dir), "x", "--method", "kd_student"])
     assert result.exit_code == 2 and "is a bundle of retrikt_student" in said(result)
+    kd_dir = tmp_path / "kd"
+    export_bundle(finished_run, kd_dir, ExportOptions(method="kd_student"))
+    result = runner.invoke(app, ["predict", str(kd_dir), "a great and lovely film", "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["neighbors"] == []
     result = runner.invoke(app, ["predict", str(bundle_dir), "x", "--runtime", "onnx"])
     assert result.exit_code == 2 and "has no 'onnx' runtime" in said(result)
     result = runner.invoke(app, ["predict", str(finished_run), "x", "--runtime", "onnx"])
