@@ -204,3 +204,26 @@ methods = ["retrikt_student"]
     for runtime in ("onnx", "onnx-int8"):
         assert results[runtime]["modules"] == ["onnxruntime"], runtime
     reset_plugins()
+
+
+@pytest.mark.slow
+def test_minilm_static_student_exports_with_its_word_pieces(tmp_path):
+    """No vocab.json: the ONNX runtime tokenises with the MiniLM word pieces,
+    as the PyTorch student does (distils the static table once per machine)."""
+    from retrikt_students import static_vectors
+
+    try:
+        static_vectors.model_folder()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    kshot, knowledge = make_data()
+    options = {**SMALL, "embeddings": "minilm-static", "vocab_size": 8000}
+    student = TransformerStudent(TransformerStudentOptions(**options))
+    student.fit(TASK, kshot, knowledge, None, seed=0)
+    student.save_pretrained(tmp_path)
+    files = student.export_onnx(tmp_path)
+    assert not (tmp_path / "vocab.json").exists()
+    onnx = TransformerStudent.from_onnx(tmp_path, files["onnx"])
+    examples = inputs()
+    expected = np.array(student.predict_proba(examples))
+    assert np.abs(np.array(onnx.predict_proba(examples)) - expected).max() < FP32_TOLERANCE
