@@ -80,6 +80,20 @@ def _checks(manifest: BundleManifest) -> list[str]:
     return lines
 
 
+def _intro(m: BundleManifest) -> str:
+    task = m.task
+    described = f" ({task['description']})" if task.get("description") else ""
+    made = f"A tiny student for **{task['name']}**{described}, exported by retrikt "
+    made += f"{m.retrikt_version} on {m.created_at}."
+    if not m.retrieval:
+        return made + " It does not retrieve: its own prediction is the answer."
+    return (
+        made + " It combines its own prediction with the teacher labels of the entries "
+        "it retrieves from the bundled knowledge store (RetriKT, Liu et al., Findings of "
+        "EMNLP 2023)."
+    )
+
+
 def model_card(inputs: CardInputs) -> str:
     """README.md text for a bundle."""
     m, metrics, config = inputs.manifest, inputs.metrics, inputs.config
@@ -97,15 +111,7 @@ def model_card(inputs: CardInputs) -> str:
     lines = [
         f"# {task['name']}: retrikt {m.method} ({m.student['name']})",
         "",
-        f"A tiny student for **{task['name']}**"
-        + (f" ({task['description']})" if task.get("description") else "")
-        + f", exported by retrikt {m.retrikt_version} on {m.created_at}. "
-        "It combines its own prediction with the teacher labels of the entries it "
-        "retrieves from the bundled knowledge store (RetriKT, Liu et al., Findings of "
-        "EMNLP 2023)."
-        if m.retrieval
-        else f"A tiny student for **{task['name']}**, exported by retrikt "
-        f"{m.retrikt_version} on {m.created_at}. It does not retrieve.",
+        _intro(m),
         "",
         f"- **Labels**: {labels}" + (" (sentence pairs)" if task.get("is_pair") else ""),
         f"- **Student**: `{m.student['name']}`, {student_params:,} parameters"
