@@ -44,10 +44,26 @@ class TestTinyTransformerStudent(StudentContract):
         )
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("retrikt_students") is None,
+    reason="retrikt-students is not installed",
+)
+class TestBiLSTMStudent(StudentContract):
+    lam_option = "lam"
+    invalid_options = [({"hidden": 0}, "hidden"), ({"pooling": "sum"}, "pooling")]
+
+    def make_student(self, tmp_path):
+        from retrikt_students.bilstm import BiLSTMStudent, BiLSTMStudentOptions
+
+        return BiLSTMStudent(
+            BiLSTMStudentOptions(vocab_size=200, d_model=32, hidden=32, epochs=3, batch_size=16)
+        )
+
+
 def test_every_shipped_student_runs_the_contract(tmp_path):
     from test_teacher_contract import _installed, shipped_plugins
 
-    runs = [TestBowKnnStudent, TestTinyTransformerStudent]
+    runs = [TestBowKnnStudent, TestTinyTransformerStudent, TestBiLSTMStudent]
     covered = {run().make_student(tmp_path).name for run in runs if _installed(run)}
     registry = get_plugins().registry
     shipped = {e.name for e in registry.entries("student") if e.plugin in shipped_plugins()}

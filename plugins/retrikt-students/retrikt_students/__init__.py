@@ -2,9 +2,11 @@
 with the labels of retrieved knowledge (RetriKT step 3)."""
 
 from retrikt_core import hookimpl
+from retrikt_students.bilstm import BiLSTMStudent
 from retrikt_students.student import TransformerStudent
 
 
 @hookimpl
 def register_students(register):
     register(TransformerStudent)
+    register(BiLSTMStudent)

@@ -22,7 +22,10 @@ from retrikt_students.vocab import Vocab
 
 
 @dataclass
-class TransformerStudentOptions:
+class StudentTrainingOptions:
+    """Options every retrieval-trained student here shares: its tokens and
+    embeddings, its training, and how it mixes in retrieved labels."""
+
     embeddings: Literal["scratch", "minilm-static"] = option(
         "scratch",
         'token embeddings: "scratch" (a word vocabulary built from the training texts) or '
@@ -35,18 +38,20 @@ class TransformerStudentOptions:
     vocab_size: int = option(
         8000, "words kept from the k-shot set and the knowledge (scratch)", minimum=4
     )
-    d_model: int = option(128, "hidden width", minimum=1)
-    layers: int = option(2, "transformer layers", minimum=1)
-    heads: int = option(4, "attention heads (must divide d_model)", minimum=1)
-    ff: int = option(256, "feed-forward width", minimum=1)
-    max_length: int = option(64, "word tokens per input", minimum=3)
-    prompt_tokens: int = option(4, "soft-prompt vectors prepended to every input", minimum=0)
+    d_model: int = option(128, "embedding (and hidden) width", minimum=1)
+    max_length: int = option(64, "tokens per input", minimum=3)
     dropout: float = option(0.1, "dropout in the encoder", minimum=0.0, maximum=1.0)
     epochs: int = option(8, "passes over the training data", minimum=1)
     batch_size: int = option(32, "examples per step", minimum=1)
     lr: float = option(0.001, "AdamW learning rate")
     kd_temperature: float = option(
-        1.0, "temperature applied to teacher distributions", minimum=1e-6
+        1.0, "temperature applied to teacher distributions (soft distillation)", minimum=1e-6
+    )
+    soft_weight: float = option(
+        1.0, "weight of soft distillation (teacher distributions) on store entries", minimum=0.0
+    )
+    hard_weight: float = option(
+        0.0, "weight of hard distillation (teacher argmax) on store entries", minimum=0.0
     )
     kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
     student_loss_weight: float = option(
@@ -56,17 +61,23 @@ class TransformerStudentOptions:
     knn_temperature: float = option(-1.0, "neighbour softmax temperature; <= 0 = learned")
 
     def __post_init__(self) -> None:
-        if self.d_model % self.heads:
-            raise OptionError("heads", f"must divide d_model ({self.d_model}), got {self.heads}")
         if self.embeddings == "minilm-static" and self.d_model > 384:
             raise OptionError("d_model", f"at most 384 with minilm-static, got {self.d_model}")
+        if self.soft_weight + self.hard_weight <= 0:
+            raise OptionError("soft_weight", "soft_weight + hard_weight must be > 0")
 
 
-def _soft_targets(probs, temperature: float):
-    import torch
+@dataclass
+class TransformerStudentOptions(StudentTrainingOptions):
+    layers: int = option(2, "transformer layers", minimum=1)
+    heads: int = option(4, "attention heads (must divide d_model)", minimum=1)
+    ff: int = option(256, "feed-forward width", minimum=1)
+    prompt_tokens: int = option(4, "soft-prompt vectors prepended to every input", minimum=0)
 
-    logp = torch.log(torch.as_tensor(probs, dtype=torch.float32).clamp(min=1e-9)) / temperature
-    return logp.softmax(-1)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.d_model % self.heads:
+            raise OptionError("heads", f"must divide d_model ({self.d_model}), got {self.heads}")
 
 
 def _neighbor_tensors(neighbors: Neighbors, num_labels: int):
@@ -102,9 +113,6 @@ class TransformerStudent(Student):
         self.knn_temperature = 1.0
 
     def _build(self, vocab: Vocab | None, num_labels: int) -> None:
-        from retrikt_students.model import TinyEncoder
-
-        o = self.options
         self.vocab, self.num_labels = vocab, num_labels
         if vocab is None:
             from retrikt_students import static_vectors
@@ -112,7 +120,14 @@ class TransformerStudent(Student):
             vocab_size = static_vectors.tokenizer().get_vocab_size()
         else:
             vocab_size = len(vocab)
-        self.model = TinyEncoder(
+        self.model = self._make_model(vocab_size, num_labels)
+
+    def _make_model(self, vocab_size: int, num_labels: int):
+        """The network: embeddings (``.embed``), ``pooled(ids)`` and ``forward(ids)``."""
+        from retrikt_students.model import TinyEncoder
+
+        o = self.options
+        return TinyEncoder(
             vocab_size,
             num_labels,
             o.d_model,
@@ -159,6 +174,8 @@ class TransformerStudent(Student):
     ) -> dict[str, Any]:
         import torch
 
+        from retrikt_students.losses import knowledge_targets
+
         o = self.options
         torch.manual_seed(seed)
         rng = random.Random(seed)
@@ -170,17 +187,20 @@ class TransformerStudent(Student):
             self._build(Vocab.build(inputs, o.vocab_size), task.num_labels)
         if o.freeze_embeddings:
             self.model.embed.weight.requires_grad_(False)
-        targets = torch.cat(
-            [
-                torch.nn.functional.one_hot(
-                    torch.tensor([e.label for e in examples]), task.num_labels
-                ).float(),
-                _soft_targets([k.teacher_probs for k in knowledge], o.kd_temperature)
-                if knowledge
-                else torch.zeros(0, task.num_labels),
-            ]
-        )
-        weights = torch.tensor([o.kshot_weight] * len(examples) + [1.0] * len(knowledge))
+        gold = torch.nn.functional.one_hot(
+            torch.tensor([e.label for e in examples], dtype=torch.long), task.num_labels
+        ).float()
+        if knowledge:
+            distilled, weight = knowledge_targets(
+                [k.teacher_probs for k in knowledge],
+                o.kd_temperature,
+                o.soft_weight,
+                o.hard_weight,
+            )
+        else:
+            distilled, weight = torch.zeros(0, task.num_labels), 1.0
+        targets = torch.cat([gold, distilled])
+        weights = torch.tensor([o.kshot_weight] * len(examples) + [weight] * len(knowledge))
         ids = self._ids(inputs)
         params = [p for p in self.model.parameters() if p.requires_grad]
         neighbor_data = None
@@ -279,8 +299,9 @@ class TransformerStudent(Student):
         return torch.nn.functional.normalize(pooled, dim=-1).tolist()
 
     def num_parameters(self) -> int:
-        """Encoder, embeddings, soft prompt and head (the store's hashed-n-gram
-        query encoder has no parameters; a neural store encoder would count)."""
+        """Everything the network runs at inference: embeddings, encoder, soft
+        prompt (if any) and head. A store's neural query encoder is counted by
+        the pipeline beside this; the store's entries are data, not parameters."""
         return sum(p.numel() for p in self.model.parameters()) if self.model else 0
 
     def save_state(self, path: Path) -> None:
