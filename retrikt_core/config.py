@@ -67,8 +67,22 @@ class ExtractOptions:
     n_total: int = option(
         0, "entries asked of an unconditional source (corpus); 0 = n_per_label x labels"
     )
+    second_source_share: float = option(
+        0.5,
+        "with a [second_source]: its share of the entries asked for (n_total, or "
+        "n_per_label x labels); the rest come from [generator]",
+        minimum=0.0,
+        maximum=1.0,
+    )
     drop_duplicates: bool = option(True, "drop entries whose normalised text repeats")
     drop_eval_overlap: bool = option(True, "drop entries that repeat an eval example")
+    eval_near_duplicate: float = option(
+        0.8,
+        "also drop entries whose word-trigram Jaccard (or containment) with an eval text "
+        "reaches this; 0 = exact repeats only",
+        minimum=0.0,
+        maximum=1.0,
+    )
     min_words: int = option(3, "drop entries with fewer words (degenerate, as in the reward)")
     max_words: int = option(128, "drop entries with more words")
     teacher_batch_size: int = option(32, "batch size when the teacher labels entries")
@@ -114,6 +128,9 @@ OPTIONAL_SECTIONS: dict[str, str] = {
     # A second store over the same knowledge (say bm25 beside faiss), for
     # retrievers that fuse two rankings such as ``hybrid``.
     "second_store": "store",
+    # A second knowledge source mixed into the same store (say a corpus of
+    # real unlabelled text beside the LLM's generations).
+    "second_source": "generator",
 }
 
 

@@ -166,6 +166,10 @@ class KnowledgeGenerator(Component):
         """The policy view that an RL optimizer trains, or None if there is none."""
         return None
 
+    def check(self, task: Task, n: int) -> None:
+        """Cheap checks before any model loads (files, fields, enough text for
+        ``n`` entries); raise ConfigError naming the option. Optional."""
+
 
 class Teacher(Component):
     """Judges samples: a distribution over the task's labels for each input."""

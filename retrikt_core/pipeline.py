@@ -29,7 +29,7 @@ from typing import Any
 from retrikt_core.atomic import atomic_write_json, atomic_write_text, commit_directory
 from retrikt_core.config import ConfigError, RunConfig, section_kind, stable_hash
 from retrikt_core.interfaces import Component, Task, read_component_meta
-from retrikt_core.knowledge import filter_knowledge
+from retrikt_core.knowledge import filter_knowledge, plan_requests
 from retrikt_core.metrics import classification_metrics
 from retrikt_core.plugins import Plugins
 from retrikt_core.progress import track
@@ -158,11 +158,31 @@ def stage_teacher(ctx: StageContext) -> dict[str, Any]:
     return {"params": teacher.num_parameters(), **stats}
 
 
+SOURCE_SECTIONS = ("generator", "second_source")
+
+
 def stage_tune(ctx: StageContext) -> dict[str, Any]:
-    generator = ctx.build("generator")
-    stats = generator.fit(ctx.task(), ctx.read_examples("prepare", "kshot.jsonl"), seed=ctx.seed)
-    generator.save_pretrained(ctx.out / "generator")
-    return dict(stats)
+    kshot = ctx.read_examples("prepare", "kshot.jsonl")
+    counts: dict[str, Any] = {}
+    for section in SOURCE_SECTIONS:
+        if not ctx.config.has(section):
+            continue
+        source = ctx.build(section)
+        stats = source.fit(ctx.task(), kshot, seed=ctx.seed)
+        source.save_pretrained(ctx.out / section)
+        counts.update(stats if section == "generator" else {section: dict(stats)})
+    return counts
+
+
+def requests(config: RunConfig, task: Task, plugins: Plugins) -> list[tuple[str, int | None, int]]:
+    """What ``extract`` asks of each source: ``(section, label or None, n)``."""
+    sources = [
+        (s, plugins.registry.get("generator", config.plugin(s)).conditional)
+        for s in SOURCE_SECTIONS
+        if config.has(s)
+    ]
+    o = config.extract
+    return plan_requests(o.n_per_label, o.n_total, task.num_labels, sources, o.second_source_share)
 
 
 def stage_reinforce(ctx: StageContext) -> dict[str, Any]:
@@ -184,13 +204,15 @@ def stage_reinforce(ctx: StageContext) -> dict[str, Any]:
 def stage_extract(ctx: StageContext) -> dict[str, Any]:
     o = ctx.config.extract
     task = ctx.task()
-    generator = ctx.load("reinforce", "generator", "generator")
-    if generator.conditional:
-        raw: list[Knowledge] = []
-        for label in range(task.num_labels):
-            raw += generator.generate(label, o.n_per_label, seed=ctx.seed + label)
-    else:
-        raw = generator.generate(None, o.n_total or o.n_per_label * task.num_labels, seed=ctx.seed)
+    # The RL-refined generator; a second source is used as tuned.
+    sources = {"generator": ctx.load("reinforce", "generator", "generator")}
+    if ctx.config.has("second_source"):
+        sources["second_source"] = ctx.load("tune", "second_source", "generator")
+    raw: list[Knowledge] = []
+    for section, label, n in requests(ctx.config, task, ctx.pipeline.plugins):
+        offset = 0 if label is None else label
+        offset += 1000 if section == "second_source" else 0
+        raw += sources[section].generate(label, n, seed=ctx.seed + offset)
     report = filter_knowledge(
         raw,
         ctx.read_examples("prepare", "eval.jsonl"),
@@ -199,6 +221,7 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
         drop_duplicates=o.drop_duplicates,
         drop_eval_overlap=o.drop_eval_overlap,
         is_pair=task.is_pair,
+        near_duplicate=o.eval_near_duplicate,
     )
     teacher = ctx.load("teacher", "teacher", "teacher")
     labelled: list[Knowledge] = []
@@ -293,6 +316,31 @@ def _timed_predict(
     return probs, seconds
 
 
+def neighbour_sources(
+    neighbors, sources: dict[str, str], probs: list[list[float]], gold: list[int]
+) -> dict[str, dict[str, float]]:
+    """Per knowledge source: its share of all retrieved neighbours, and the
+    accuracy on the eval examples whose nearest neighbour came from it."""
+    counts: Counter = Counter()
+    top: dict[str, list[bool]] = {}
+    for i, ids in enumerate(neighbors.ids):
+        counts.update(sources.get(entry, "?") for entry in ids)
+        if ids:
+            correct = max(range(len(probs[i])), key=probs[i].__getitem__) == gold[i]
+            top.setdefault(sources.get(ids[0], "?"), []).append(correct)
+    total = sum(counts.values()) or 1
+    return {
+        source: {
+            "neighbour_share": counts[source] / total,
+            "top1_examples": len(top.get(source, [])),
+            "top1_accuracy": (
+                sum(top[source]) / len(top[source]) if top.get(source) else float("nan")
+            ),
+        }
+        for source in sorted(counts)
+    }
+
+
 class _Counted:
     """Stands in for a model of which only the parameter count is needed."""
 
@@ -357,6 +405,13 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
             index_counts = ctx.pipeline.manifest()["stages"]["index"]["counts"]
             row["store_entries"] = index_counts["entries"]  # two stores share entries
             row["store_bytes"] = index_counts["bytes"]
+            sources = {k.id: k.source for k in ctx.read_knowledge()}
+            if len(set(sources.values())) > 1:
+                # Outside the timed loop: which source's entries were retrieved,
+                # and how the student fares where each source led.
+                row["by_source"] = neighbour_sources(
+                    retriever.retrieve(evaluation), sources, probs, gold
+                )
         row["examples_per_s"] = len(evaluation) / seconds if seconds > 0 else float("inf")
         row["seconds"] = seconds
         methods[method] = row
@@ -404,7 +459,13 @@ STAGES: tuple[Stage, ...] = (
         "fit the teacher, score the eval split",
         extra=lambda p: ["teacher" in p.config.evaluate.methods, p.config.evaluate.batch_size],
     ),
-    Stage("tune", ("generator",), ("prepare",), stage_tune, "supervised soft-prompt tuning"),
+    Stage(
+        "tune",
+        SOURCE_SECTIONS,
+        ("prepare",),
+        stage_tune,
+        "supervised soft-prompt tuning (and a second source's fit)",
+    ),
     Stage(
         "reinforce",
         ("optimizer", "reward"),
@@ -498,10 +559,25 @@ class Pipeline:
 
     # --- running --------------------------------------------------------------
     def check(self) -> None:
-        """Checks that need no model: the task's files and fields."""
+        """Checks that need no model: the task's files and fields, and that each
+        knowledge source can give what extract will ask of it."""
         check = getattr(self.task, "check", None)
         if check is not None:
             check()
+        asked: dict[str, int] = {}
+        for section, _, n in requests(self.config, self.task, self.plugins):
+            asked[section] = asked.get(section, 0) + n
+        for section, n in asked.items():
+            name, options = self.config.components[section]
+            source = self.plugins.registry.get("generator", name)(options)
+            try:
+                source.check(self.task, n)
+            except ConfigError as exc:
+                # Sources name their options as `generator.*`; say which section.
+                message = str(exc)
+                if section != "generator" and message.startswith("generator."):
+                    message = section + message[len("generator") :]
+                raise ConfigError(message) from None
 
     def run(self, from_stage: str | None = None, until_stage: str | None = None) -> dict | None:
         for flag, value in (("--from", from_stage), ("--until", until_stage)):

@@ -160,14 +160,41 @@ def write_report(
             f"- label consistency (teacher agrees with the requested label): "
             f"{extract['label_consistency']:.1%}"
         )
+    stores = [f"`{sections[s]['plugin']}`" for s in ("store", "second_store") if s in sections]
     lines += [
         f"- store: {store.get('entries', '-')} entries, {store.get('bytes', 0) / 1e6:.2f} MB "
-        f"(`{sections['store']['plugin']}`)",
-        "",
-        "## Components",
+        f"({' + '.join(stores)})",
         "",
     ]
-    for section in ("task", "generator", "teacher", "optimizer", "store", "retriever", "student"):
+    by_source = retrieving.get("by_source")
+    if by_source:
+        lines += [
+            "### Retrieval by knowledge source",
+            "",
+            "| source | share of retrieved neighbours | eval examples led by it "
+            "| retrikt_student accuracy there |",
+            "|---|---:|---:|---:|",
+        ]
+        for source, row in by_source.items():
+            lines.append(
+                f"| {source} | {row['neighbour_share']:.1%} | {row['top1_examples']} "
+                f"| {row['top1_accuracy']:.1%} |"
+            )
+        lines.append("")
+    lines += ["## Components", ""]
+    for section in (
+        "task",
+        "generator",
+        "second_source",
+        "teacher",
+        "optimizer",
+        "store",
+        "second_store",
+        "retriever",
+        "student",
+    ):
+        if section not in sections:
+            continue
         options = {k: v for k, v in sections[section].items() if k != "plugin"}
         lines.append(f"- **{section}**: `{sections[section]['plugin']}` {json.dumps(options)}")
     lines += ["", "## Stages", "", stages_table(manifest), ""]

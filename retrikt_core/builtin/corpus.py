@@ -70,6 +70,20 @@ class CorpusGenerator(KnowledgeGenerator):
             raise ConfigError(f"generator.path: corpus file {path} holds no text")
         return pool
 
+    def check(self, task: Task, n: int) -> None:
+        """The file (or split) exists, has the fields, and holds ``n`` texts."""
+        if self.options.path:
+            available, origin = len(self._read_file(task)), self.options.path
+        else:
+            k_shot = task.k_shot * task.num_labels
+            available = len(task.load(task.train_split)) - k_shot
+            origin = f"task {task.name!r} split {task.train_split!r} (minus {k_shot} k-shot)"
+        if available < n:
+            raise ConfigError(
+                f"generator.path: the corpus {origin} holds {available} texts; extract asks "
+                f"for {n} (lower extract.n_total or extract.n_per_label)"
+            )
+
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
         if self.options.path:
             self.pool = self._read_file(task)
