@@ -18,6 +18,7 @@ from conftest import make_pipeline
 from retrikt_core.bundle import BUNDLE_MANIFEST, BundleError, load_bundle, read_manifest
 from retrikt_core.bundle_export import ExportOptions, export_bundle, push_to_hub
 from retrikt_core.cli import app
+from retrikt_core.records import Example
 
 runner = CliRunner()
 
@@ -274,3 +275,20 @@ def test_push_to_hub_checks_the_bundle_then_uploads_the_folder(finished_run, tmp
     with pytest.raises(BundleError, match="README.md"):
         push_to_hub(bundle_dir, "me/sentiment")
     assert not any(c[0] == "upload_folder" for c in calls)
+
+
+def test_a_hybrid_run_exports_both_stores_in_order(small_run, tmp_path):
+    config, run_dir, _ = small_run
+    second = '\n[second_store]\nplugin = "memory"\ndim = 64\nngram = 1\n'
+    config.write_text(config.read_text().replace('plugin = "knn"', 'plugin = "hybrid"') + second)
+    make_pipeline(config, run_dir).run()
+    manifest = export_bundle(run_dir, tmp_path / "bundle")
+    assert [s["dir"] for s in manifest.stores] == ["stores/store", "stores/second_store"]
+    assert manifest.retrieval.retriever["plugin"] == "hybrid"
+    assert manifest.checks["native_vs_run"] < 1e-9
+    bundle = load_bundle(tmp_path / "bundle")
+    assert len(bundle.retriever.stores) == 2
+    lines = (run_dir / "stages/prepare/eval.jsonl").read_text().splitlines()
+    examples = [Example.from_dict(json.loads(line)) for line in lines]
+    expected = run_predictions(run_dir, "retrikt_student")
+    assert np.allclose(bundle.predict_proba(examples), expected, atol=1e-9)
