@@ -78,8 +78,8 @@ class ExtractOptions:
     drop_eval_overlap: bool = option(True, "drop entries that repeat an eval example")
     eval_near_duplicate: float = option(
         0.8,
-        "also drop entries whose word-trigram Jaccard (or containment) with an eval text "
-        "reaches this; 0 = exact repeats only",
+        "also drop entries whose word-set Jaccard, or word-trigram containment, with an "
+        "eval text reaches this; 0 = exact repeats only",
         minimum=0.0,
         maximum=1.0,
     )

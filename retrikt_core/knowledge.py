@@ -37,9 +37,9 @@ class NearDuplicateIndex:
     """Finds eval texts that an entry nearly repeats, scoring the higher of
     word-set Jaccard (a copy with a word or two changed) and the share of the
     entry's word trigrams found in one eval text (a phrase cut from an eval
-    sentence leaks as much as the sentence). Entries of fewer than five
-    distinct words are judged on containment only: short texts share words by
-    chance."""
+    sentence leaks as much as the sentence). Word-set Jaccard needs five
+    distinct words and containment three trigrams (five words): shorter texts
+    share words by chance, and only exact repeats of an eval text drop them."""
 
     def __init__(self, texts: list[str], threshold: float) -> None:
         self.threshold = threshold
