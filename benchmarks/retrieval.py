@@ -65,10 +65,35 @@ def vectors(n: int, dim: int, kind: str, rng: np.random.Generator) -> np.ndarray
     return data
 
 
+def sst2_vectors(size: int, queries: int, dim: int, data_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """Real text instead of synthetic vectors: SST-2 train sentences (the
+    store, at most 67,349) and dev sentences (the queries), keyed with the
+    static all-MiniLM-L6-v2 vectors of retrikt-students (mean of word-piece
+    vectors, ``dim`` <= 384)."""
+    import csv
+
+    from retrikt_students import static_vectors
+
+    def read(split: str) -> list[Example]:
+        with open(Path(data_dir) / "sst2" / f"{split}.tsv", newline="", encoding="utf-8") as handle:
+            rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            return [Example(row["sentence"]) for row in rows]
+
+    train, dev = read("train"), read("dev")
+    if size > len(train):
+        raise SystemExit(
+            f"--vectors sst2-static: SST-2 train has {len(train)} sentences, not {size}"
+        )
+    return static_vectors.encode(train[:size], dim), static_vectors.encode(dev[:queries], dim)
+
+
 def dense_rows(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     rng = np.random.default_rng(size)
-    base = vectors(size, args.dim, args.vectors, rng)
-    queries = vectors(args.queries, args.dim, args.vectors, rng)
+    if args.vectors == "sst2-static":
+        base, queries = sst2_vectors(size, args.queries, args.dim, args.data_dir)
+    else:
+        base = vectors(size, args.dim, args.vectors, rng)
+        queries = vectors(args.queries, args.dim, args.vectors, rng)
     nlist = args.nlist or max(1, round(np.sqrt(size)))
     rows = []
     truth = None
@@ -227,7 +252,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="store sizes")
     parser.add_argument("--parts", default="dense,bm25", help="dense, bm25 or both")
     parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--vectors", choices=["gaussian", "clustered"], default="gaussian")
+    parser.add_argument(
+        "--vectors", choices=["gaussian", "clustered", "sst2-static"], default="gaussian"
+    )
+    parser.add_argument("--data-dir", default="../shared/data", help="for --vectors sst2-static")
     parser.add_argument("--indexes", default="hnsw,ivf,ivfpq", help="compared with flat")
     parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=40)
