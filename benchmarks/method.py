@@ -36,6 +36,9 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
         return None
     metrics = json.loads(metrics_file.read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
+    evaluated = manifest["stages"].get("evaluate", {}).get("status") == "finished"
+    if not evaluated or metrics.get("config_hash") != manifest.get("config_hash"):
+        return None  # unfinished, or metrics left from another config (a copied run)
     stages = manifest["stages"]
     extract = stages.get("extract", {}).get("counts", {})
     return {
