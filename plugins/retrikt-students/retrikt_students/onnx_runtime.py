@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,9 @@ from retrikt_core.interfaces import Retriever, Student, Task
 from retrikt_core.interpolation import interpolate
 from retrikt_core.records import Example, Knowledge, Neighbors
 from retrikt_students.onnx_export import read_meta
-from retrikt_students.vocab import PAD, UNK, Vocab
+from retrikt_students.vocab import Vocab, padded_ids
 
 BATCH = 256  # rows per onnxruntime call, as the PyTorch student's own_proba
-
-
-def encode_ids(
-    token_ids: Callable[[Example], list[int]], examples: list[Example], unk: int = UNK
-) -> np.ndarray:
-    """``[n, width]`` int64 token ids padded with 0 (``[PAD]``), as the
-    PyTorch student builds them (an empty text becomes one ``[UNK]``)."""
-    rows = [token_ids(e) or [unk] for e in examples]
-    width = max(map(len, rows), default=1)
-    out = np.full((len(rows), width), PAD, dtype=np.int64)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = row
-    return out
 
 
 class OnnxTransformerStudent(Student):
@@ -53,14 +39,9 @@ class OnnxTransformerStudent(Student):
         self.lam = float(state["lam"])
         self.knn_temperature = float(state["knn_temperature"])
         self.max_length = int(self.meta["max_length"])
-        self.vocab: Vocab | None = None
-        self.unk = UNK
+        self.vocab: Vocab | None = None  # None: minilm-static word pieces
         if (path / "vocab.json").is_file():  # embeddings = "scratch": the student's words
             self.vocab = Vocab(json.loads((path / "vocab.json").read_text()))
-        else:  # embeddings = "minilm-static": all-MiniLM-L6-v2 word pieces (tokenizers)
-            from retrikt_students import static_vectors
-
-            self.unk = static_vectors.tokenizer().token_to_id("[UNK]")
         session_options = ort.SessionOptions()
         threads = threads or int(os.environ.get("RETRIKT_ONNX_THREADS", "0"))
         if threads:
@@ -81,20 +62,12 @@ class OnnxTransformerStudent(Student):
     ) -> dict[str, Any]:
         raise NotImplementedError("an ONNX student is inference only; train the PyTorch one")
 
-    def token_ids(self, example: Example) -> list[int]:
-        """The student's token ids of one input, cut to its ``max_length``."""
-        if self.vocab is not None:
-            return self.vocab.encode(example, self.max_length)
-        from retrikt_students import static_vectors
-
-        return static_vectors.token_ids(example, self.max_length)
-
     def own_proba(self, examples: list[Example]) -> np.ndarray:
         """``[n, C]`` the student's own distribution (no retrieval)."""
         out = [
             self.session.run(
                 None,
-                {self.input_name: encode_ids(self.token_ids, examples[i : i + BATCH], self.unk)},
+                {self.input_name: padded_ids(examples[i : i + BATCH], self.vocab, self.max_length)},
             )[0]
             for i in range(0, len(examples), BATCH)
         ]

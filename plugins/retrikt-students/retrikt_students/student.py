@@ -18,7 +18,7 @@ from retrikt_core.interfaces import Retriever, Student, Task
 from retrikt_core.interpolation import interpolate
 from retrikt_core.progress import track
 from retrikt_core.records import Example, Knowledge, Neighbors
-from retrikt_students.vocab import Vocab
+from retrikt_students.vocab import Vocab, padded_ids
 
 
 @dataclass
@@ -153,15 +153,7 @@ class TransformerStudent(Student):
     def _ids(self, examples: list[Example]):
         import torch
 
-        if self.vocab is None:
-            from retrikt_students import static_vectors
-
-            unk = static_vectors.tokenizer().token_to_id("[UNK]")
-            rows = [static_vectors.token_ids(e, self.options.max_length) or [unk] for e in examples]
-        else:
-            rows = [self.vocab.encode(e, self.options.max_length) or [1] for e in examples]
-        width = max(map(len, rows))
-        return torch.tensor([r + [0] * (width - len(r)) for r in rows])
+        return torch.from_numpy(padded_ids(examples, self.vocab, self.options.max_length))
 
     def fit(
         self,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import numpy as np
+
 from retrikt_core.records import Example
 
 SPECIALS = ("[PAD]", "[UNK]", "[SEP]")
@@ -45,3 +47,21 @@ class Vocab:
         keep_second = min(len(second), max_length - 1 - min(len(first), half))
         keep_first = max_length - 1 - keep_second
         return first[:keep_first] + [SEP] + second[:keep_second]
+
+
+def padded_ids(examples: list[Example], vocab: Vocab | None, max_length: int) -> np.ndarray:
+    """``[n, width]`` int64 token ids, padded with 0, as every runtime of a
+    student feeds its network: the student's own words, or with ``vocab=None``
+    all-MiniLM-L6-v2 word pieces (``embeddings = "minilm-static"``). An empty
+    text becomes one unknown token."""
+    if vocab is None:
+        from retrikt_students import static_vectors
+
+        unk = static_vectors.tokenizer().token_to_id("[UNK]")
+        rows = [static_vectors.token_ids(e, max_length) or [unk] for e in examples]
+    else:
+        rows = [vocab.encode(e, max_length) or [UNK] for e in examples]
+    out = np.full((len(rows), max(map(len, rows), default=1)), PAD, dtype=np.int64)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
