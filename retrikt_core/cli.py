@@ -48,6 +48,23 @@ def load_config(path: Path, overrides: list[str], run_dir: Path | None):
     return config, plugins
 
 
+def run_or_exit(work, kept: str):
+    """``work()``, with a config or pipeline error reported (exit 2) and an
+    interrupt reported as resumable (exit 130)."""
+    from retrikt_core.pipeline import PipelineError
+
+    try:
+        return work()
+    except (ConfigError, PipelineError, UnknownComponentError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print(
+            f"[yellow]interrupted[/yellow]: finished {kept} are kept; run the same command "
+            "again to resume."
+        )
+        raise typer.Exit(130) from None
+
+
 def _raise_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: stop, keep what is done
     raise KeyboardInterrupt
 
@@ -70,7 +87,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the pipeline for CONFIG; finished, unchanged stages are skipped."""
-    from retrikt_core.pipeline import Pipeline, PipelineError
+    from retrikt_core.pipeline import Pipeline
 
     if data_dir is not None:
         os.environ["RETRIKT_DATA_DIR"] = str(data_dir)
@@ -80,16 +97,7 @@ def run(
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     console.print(f"[bold]retrikt run[/bold] {config_path} → {pipeline.run_dir}")
-    try:
-        metrics = pipeline.run(from_stage, until_stage)
-    except (ConfigError, PipelineError, UnknownComponentError) as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        err_console.print(
-            "[yellow]interrupted[/yellow]: finished stages are kept; run the same command "
-            "again to resume."
-        )
-        raise typer.Exit(130) from None
+    metrics = run_or_exit(lambda: pipeline.run(from_stage, until_stage), "stages")
     if metrics is None:
         console.print(f"stopped after stage {until_stage!r}; {pipeline.run_dir}")
         return
@@ -139,7 +147,6 @@ def bench(
     stages; writes bench.json, bench.csv, bench.md and plots."""
     from retrikt_core.bench import Bench, plan_bench
     from retrikt_core.bench_report import rich_table
-    from retrikt_core.pipeline import PipelineError
 
     if data_dir is not None:
         os.environ["RETRIKT_DATA_DIR"] = str(data_dir)
@@ -154,16 +161,7 @@ def bench(
     console.print(
         f"[bold]retrikt bench[/bold] {config_path}: {len(plan.runs)} runs → {plan.bench_dir}"
     )
-    try:
-        result = runner.run()
-    except (ConfigError, PipelineError, UnknownComponentError) as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        err_console.print(
-            "[yellow]interrupted[/yellow]: finished runs and stages are kept; run the same "
-            "command again to resume."
-        )
-        raise typer.Exit(130) from None
+    result = run_or_exit(runner.run, "runs and stages")
     console.print(rich_table(result.data))
     console.print(f"tables and plots: {', '.join(str(plan.bench_dir / f) for f in result.files)}")
 
