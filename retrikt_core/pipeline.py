@@ -317,13 +317,16 @@ def _timed_predict(
 
 
 def neighbour_sources(
-    neighbors, sources: dict[str, str], probs: list[list[float]], gold: list[int]
+    neighbor_ids: list[list[str]],
+    sources: dict[str, str],
+    probs: list[list[float]],
+    gold: list[int],
 ) -> dict[str, dict[str, float]]:
     """Per knowledge source: its share of all retrieved neighbours, and the
     accuracy on the eval examples whose nearest neighbour came from it."""
     counts: Counter = Counter()
     top: dict[str, list[bool]] = {}
-    for i, ids in enumerate(neighbors.ids):
+    for i, ids in enumerate(neighbor_ids):
         counts.update(sources.get(entry, "?") for entry in ids)
         if ids:
             correct = max(range(len(probs[i])), key=probs[i].__getitem__) == gold[i]
@@ -386,8 +389,12 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
             if method == "retrikt_student":
                 retriever = build_retriever(ctx)
 
-                def predict(xs, model=model, retriever=retriever):
-                    return model.predict_proba(xs, retriever.retrieve(xs))
+                retrieved: list[list[str]] = []  # neighbour ids, for the by-source breakdown
+
+                def predict(xs, model=model, retriever=retriever, retrieved=retrieved):
+                    found = retriever.retrieve(xs)
+                    retrieved.extend(found.ids)
+                    return model.predict_proba(xs, found)
             else:
                 predict = model.predict_proba
         if cached is not None:
@@ -407,11 +414,9 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
             row["store_bytes"] = index_counts["bytes"]
             sources = {k.id: k.source for k in ctx.read_knowledge()}
             if len(set(sources.values())) > 1:
-                # Outside the timed loop: which source's entries were retrieved,
-                # and how the student fares where each source led.
-                row["by_source"] = neighbour_sources(
-                    retriever.retrieve(evaluation), sources, probs, gold
-                )
+                # Which source's entries were retrieved, and how the student
+                # fares where each source led.
+                row["by_source"] = neighbour_sources(retrieved, sources, probs, gold)
         row["examples_per_s"] = len(evaluation) / seconds if seconds > 0 else float("inf")
         row["seconds"] = seconds
         methods[method] = row
