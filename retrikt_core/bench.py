@@ -337,6 +337,25 @@ class Bench:
             for r in plan.runs
         ]
 
+    def reuse(self, run_dir: str | Path) -> list[str]:
+        """Offer the finished stages of a run made outside this bench (``retrikt
+        run``, another bench) to the stage cache. A bench run takes such a stage
+        only where its own key is the same, that is where the config sections the
+        stage reads and the seed agree, so the expensive LLM stages of an
+        existing run can be shared by a grid over stores or students. Returns
+        the stages offered; raises ``ConfigError`` for a directory that is not a run."""
+        run_dir = Path(run_dir)
+        manifest = run_dir / "manifest.json"
+        if not manifest.is_file():
+            raise ConfigError(f"--reuse {run_dir}: no manifest.json there; not a run directory")
+        offered = []
+        for name, record in json.loads(manifest.read_text()).get("stages", {}).items():
+            stage_dir = run_dir / "stages" / name
+            if record.get("status") == "finished" and record.get("key") and stage_dir.is_dir():
+                self.cache.put(name, record["key"], stage_dir, record, run_dir)
+                offered.append(name)
+        return offered
+
     def check(self) -> None:
         """The checks ``run`` makes before any work (task files), for every run."""
         for pipeline in self.pipelines:

@@ -142,6 +142,15 @@ def bench(
     data_dir: Annotated[
         Path | None, typer.Option(help="folder with task data (sets RETRIKT_DATA_DIR)")
     ] = None,
+    reuse: Annotated[
+        list[Path],
+        typer.Option(
+            "--reuse",
+            metavar="RUN_DIR",
+            help="a finished run whose stages runs with the same keys (same seed and "
+            "upstream config) take instead of computing them; repeatable",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run CONFIG for every combination of --grid values and --seeds, sharing finished
     stages; writes bench.json, bench.csv, bench.md and plots."""
@@ -155,12 +164,15 @@ def bench(
         plan = plan_bench(config_path, grid, plugins.registry, seeds, set_, bench_dir)
         runner = Bench(plan, plugins, echo=lambda m: console.print(m, highlight=False))
         runner.check()
+        offered = {str(path): runner.reuse(path) for path in reuse}
     except (ConfigError, UnknownComponentError) as exc:
         fail(str(exc))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     console.print(
         f"[bold]retrikt bench[/bold] {config_path}: {len(plan.runs)} runs → {plan.bench_dir}"
     )
+    for path, stages in offered.items():
+        console.print(f"stages offered from {path}: {', '.join(stages) or 'none finished'}")
     result = run_or_exit(runner.run, "runs and stages")
     console.print(rich_table(result.data))
     console.print(f"tables and plots: {', '.join(str(plan.bench_dir / f) for f in result.files)}")

@@ -306,6 +306,39 @@ def test_interrupted_bench_resumes_and_finished_runs_are_skipped(
     )
 
 
+def test_reuse_takes_an_existing_runs_stages_where_keys_agree(small_run, tmp_path, no_plots):
+    config, _, log = small_run
+    plain = make_pipeline(config, tmp_path / "plain", ["retriever.k=2"])
+    alone = plain.run()
+    log.unlink()
+    plan, runner = bench(config, ["retriever.k=2,4"], tmp_path / "b")
+    assert runner.reuse(tmp_path / "plain") == list(STAGE_NAMES)
+    runner.run()
+    # k = 2 is the plain run itself; k = 4 retrains and evaluates only.
+    assert started(log) == Counter({"train": 1, "evaluate": 1})
+    same, other = plan.runs
+    stages = json.loads((same.run_dir / "manifest.json").read_text())["stages"]
+    assert {s: stages[s]["reused_from"] for s in STAGE_NAMES} == dict.fromkeys(
+        STAGE_NAMES, str(tmp_path / "plain")
+    )
+    metrics = json.loads((same.run_dir / "metrics.json").read_text())
+    for method, row in alone["methods"].items():
+        assert metrics["methods"][method]["accuracy"] == row["accuracy"]
+    stages = json.loads((other.run_dir / "manifest.json").read_text())["stages"]
+    assert stages["index"]["reused_from"] == str(tmp_path / "plain")
+    assert "reused_from" not in stages["train"]
+
+    # Another seed has other keys: nothing is taken, everything is computed.
+    log.unlink()
+    plan, runner = bench(config, ["retriever.k=2"], tmp_path / "c", seeds="1")
+    runner.reuse(tmp_path / "plain")
+    runner.run()
+    assert set(started(log)) == set(STAGE_NAMES)
+
+    with pytest.raises(ConfigError, match="--reuse .*nowhere: no manifest.json"):
+        runner.reuse(tmp_path / "nowhere")
+
+
 runner = CliRunner()
 
 
@@ -323,6 +356,15 @@ def test_cli_bench(small_run, tmp_path, no_plots):
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     assert again.output.count("finished, skipped") == 2
+
+    # A new bench directory that takes the first bench's k = 2 run: only k = 4 trains.
+    first = tmp_path / "b" / "runs" / "retriever.k=2" / "seed-0"
+    reused = runner.invoke(app, [*args[:-1], str(tmp_path / "c"), "--reuse", str(first)])
+    assert reused.exit_code == 0, reused.output
+    assert "stages offered from" in reused.output and "prepare, teacher" in reused.output
+    assert started(log)["tune"] == 1 and started(log)["train"] == 3
+    missing = runner.invoke(app, [*args, "--reuse", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "not a run directory" in missing.output
 
     bad = runner.invoke(app, ["bench", str(config), "--grid", "retriever.kk=2,4"])
     assert bad.exit_code == 2
