@@ -22,6 +22,9 @@ class TinyEncoder(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=0)
         self.position = nn.Embedding(max_length + prompt_tokens, d_model)
+        # Small positions (as in BERT): at nn.Embedding's N(0, 1) they would
+        # outweigh unit-norm static word vectors eightfold at d_model 64.
+        nn.init.normal_(self.position.weight, std=0.02)
         self.prompt = nn.Parameter(torch.randn(prompt_tokens, d_model) * 0.02)
         layer = nn.TransformerEncoderLayer(
             d_model, heads, ff, dropout, batch_first=True, norm_first=True

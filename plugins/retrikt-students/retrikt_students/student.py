@@ -59,6 +59,12 @@ class StudentTrainingOptions:
     )
     lam: float = option(-1.0, "interpolation weight in [0, 1]; < 0 = learned", maximum=1.0)
     knn_temperature: float = option(-1.0, "neighbour softmax temperature; <= 0 = learned")
+    mix_lr: float = option(
+        0.05,
+        "learning rate of the learned lam and temperature (two scalars: at lr they "
+        "would barely move from their start in a few hundred steps)",
+        minimum=0.0,
+    )
 
     def __post_init__(self) -> None:
         if self.embeddings == "minilm-static" and self.d_model > 384:
@@ -195,6 +201,7 @@ class TransformerStudent(Student):
         weights = torch.tensor([o.kshot_weight] * len(examples) + [weight] * len(knowledge))
         ids = self._ids(inputs)
         params = [p for p in self.model.parameters() if p.requires_grad]
+        mix_params = []
         neighbor_data = None
         if retriever is not None:
             # Neighbours are fixed (the store does not change): retrieve once.
@@ -204,10 +211,14 @@ class TransformerStudent(Student):
             temp0 = 0.1 if o.knn_temperature <= 0 else o.knn_temperature
             self._log_temp = torch.nn.Parameter(torch.tensor(math.log(temp0)))
             if o.lam < 0:
-                params.append(self._lam_logit)
+                mix_params.append(self._lam_logit)
             if o.knn_temperature <= 0:
-                params.append(self._log_temp)
-        optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=0.01)
+                mix_params.append(self._log_temp)
+        groups = [{"params": params}]
+        if mix_params:
+            groups.append({"params": mix_params, "lr": o.mix_lr, "weight_decay": 0.0})
+        optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=0.01)
+        params = params + mix_params  # all clipped together
         order = list(range(len(inputs)))
         losses = []
         self.model.train()

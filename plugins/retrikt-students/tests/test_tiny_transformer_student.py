@@ -13,7 +13,7 @@ from retrikt_students.student import TransformerStudent, TransformerStudentOptio
 from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions
 from retrikt_core.builtin.retrievers import KnnRetriever
 from retrikt_core.interpolation import knn_distribution
-from retrikt_core.records import Example, Knowledge
+from retrikt_core.records import Example, Knowledge, Neighbors
 from retrikt_core.tasks import FilesTask, FilesTaskOptions
 
 TASK = FilesTask(FilesTaskOptions(label_names=["negative", "positive"]))
@@ -75,6 +75,40 @@ def test_retrieval_student_learns_and_learns_lambda():
     probs = np.array(student.predict_proba(evaluation, retriever.retrieve(evaluation)))
     accuracy = (probs.argmax(1) == np.array([e.label for e in evaluation])).mean()
     assert accuracy >= 0.9
+
+
+class OracleRetriever(KnnRetriever):
+    """Neighbours that carry each query's own label: the only signal there is
+    when every input reads the same."""
+
+    def __init__(self, labels):
+        super().__init__()
+        self.labels = labels
+
+    def retrieve(self, examples, k=None):
+        rows = [[1.0 - self.labels[e.id], float(self.labels[e.id])] for e in examples]
+        return Neighbors([["n"]] * len(examples), [[1.0]] * len(examples), [[r] for r in rows])
+
+
+@pytest.mark.parametrize("mix_lr", [0.0, 0.05])
+def test_lambda_is_learned_at_its_own_rate(mix_lr):
+    # Identical inputs: the student alone cannot beat chance, the neighbours are
+    # always right, so a learned lam must rise towards 1. At mix_lr 0 it stays at
+    # its start, 0.5; at the student's own lr it would barely move.
+    kshot = [Example("same words", label=i % 2, id=f"k{i}") for i in range(8)]
+    knowledge = [
+        Knowledge(
+            text="same words", requested_label=i % 2, teacher_probs=(1.0 - i % 2, i % 2), id=f"n{i}"
+        )
+        for i in range(56)
+    ]
+    labels = {e.id: e.label for e in kshot} | {k.id: k.requested_label for k in knowledge}
+    options = TransformerStudentOptions(**{**SMALL, "mix_lr": mix_lr})
+    stats = TransformerStudent(options).fit(TASK, kshot, knowledge, OracleRetriever(labels), seed=0)
+    if mix_lr == 0:
+        assert stats["lam"] == pytest.approx(0.5)
+    else:
+        assert stats["lam"] > 0.8
 
 
 def test_training_neighbours_exclude_the_entry_itself():
