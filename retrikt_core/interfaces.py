@@ -188,6 +188,11 @@ class Teacher(Component):
     def num_parameters(self) -> int:
         """Parameters used at inference."""
 
+    def embed(self, examples: list[Example]) -> list[list[float]]:
+        """Optional: the teacher's pooled hidden state per input (the vector its
+        decision is read from), for students that learn to match it."""
+        raise NotImplementedError(f"teacher {self.name!r} has no hidden states")
+
 
 RewardFn = Callable[[list[Knowledge]], list[float]]
 
@@ -301,8 +306,15 @@ class Student(Component):
         retriever: Retriever | None,
         *,
         seed: int,
+        teacher_states: Any = None,
     ) -> dict[str, Any]:
-        """Train. With ``retriever`` None it must not use retrieval (baselines)."""
+        """Train. With ``retriever`` None it must not use retrieval (baselines).
+        ``teacher_states`` (``[len(knowledge), D]``, from :meth:`Teacher.embed`)
+        is given only to a student whose :meth:`wants_teacher_states` is true."""
+
+    def wants_teacher_states(self) -> bool:
+        """Whether :meth:`fit` should get the teacher's hidden states of the knowledge."""
+        return False
 
     @abstractmethod
     def predict_proba(

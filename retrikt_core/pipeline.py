@@ -28,7 +28,7 @@ from typing import Any
 
 from retrikt_core.atomic import atomic_write_json, atomic_write_text, commit_directory
 from retrikt_core.config import ConfigError, RunConfig, section_kind, stable_hash
-from retrikt_core.interfaces import Component, Task, read_component_meta
+from retrikt_core.interfaces import Component, Task, Teacher, read_component_meta
 from retrikt_core.knowledge import filter_knowledge, plan_requests
 from retrikt_core.metrics import classification_metrics
 from retrikt_core.plugins import Plugins
@@ -285,17 +285,33 @@ def build_retriever(ctx: StageContext):
     return retriever
 
 
+def teacher_states(teacher: Component, knowledge: list[Knowledge], batch: int = 64):
+    """``[n, D]`` float32: the teacher's hidden state of each knowledge entry."""
+    import numpy as np
+
+    rows: list[list[float]] = []
+    batches = range(0, len(knowledge), batch)
+    for i in track(batches, "train: teacher hidden states", total=len(batches)):
+        rows += teacher.embed([k.example for k in knowledge[i : i + batch]])
+    return np.asarray(rows, dtype=np.float32)
+
+
 def stage_train(ctx: StageContext) -> dict[str, Any]:
     task = ctx.task()
     kshot = ctx.read_examples("prepare", "kshot.jsonl")
     knowledge = ctx.read_knowledge()
     counts: dict[str, Any] = {}
     wanted = [m for m in STUDENT_METHODS if m in ctx.config.evaluate.methods]
+    states = None
+    if knowledge and ctx.build("student").wants_teacher_states():
+        states = teacher_states(ctx.load("teacher", "teacher", "teacher"), knowledge)
+        counts["teacher_states"] = list(states.shape)
     for method in wanted:
         student = ctx.build("student")
         retriever = build_retriever(ctx) if method == "retrikt_student" else None
         data = [] if method == "kshot_student" else knowledge
-        stats = student.fit(task, kshot, data, retriever, seed=ctx.seed)
+        extra = {"teacher_states": states} if states is not None and data else {}
+        stats = student.fit(task, kshot, data, retriever, seed=ctx.seed, **extra)
         student.save_pretrained(ctx.out / method)
         counts[method] = {"params": student.num_parameters(), **stats}
     return counts
@@ -489,7 +505,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "train",
         ("student", "retriever"),
-        ("index", "extract", "prepare"),
+        ("index", "extract", "prepare", "teacher"),
         stage_train,
         "train the students",
         extra=lambda p: p.config.evaluate.methods,
@@ -572,6 +588,7 @@ class Pipeline:
         asked: dict[str, int] = {}
         for section, _, n in requests(self.config, self.task, self.plugins):
             asked[section] = asked.get(section, 0) + n
+        self._check_teacher_states()
         for section, n in asked.items():
             name, options = self.config.components[section]
             source = self.plugins.registry.get("generator", name)(options)
@@ -583,6 +600,19 @@ class Pipeline:
                 if section != "generator" and message.startswith("generator."):
                     message = section + message[len("generator") :]
                 raise ConfigError(message) from None
+
+    def _check_teacher_states(self) -> None:
+        """A student that matches hidden states needs a teacher that has them."""
+        name, options = self.config.components["student"]
+        if not self.plugins.registry.get("student", name)(options).wants_teacher_states():
+            return
+        teacher_name, _ = self.config.components["teacher"]
+        teacher_cls = self.plugins.registry.get("teacher", teacher_name)
+        if teacher_cls.embed is Teacher.embed:
+            raise ConfigError(
+                f"student.hidden_weight: teacher {teacher_name!r} has no hidden states to "
+                "match (it does not implement embed); set hidden_weight = 0"
+            )
 
     def run(self, from_stage: str | None = None, until_stage: str | None = None) -> dict | None:
         for flag, value in (("--from", from_stage), ("--until", until_stage)):

@@ -16,7 +16,9 @@ any batch size (the empty batch too) and independently of how the inputs
 are batched; the same seed gives the same teacher; ``fit`` returns stats the
 manifest can hold; ``num_parameters`` is an int >= 0; a
 ``save_pretrained`` / ``from_pretrained`` round trip gives the same options,
-count and probabilities; and the options dataclass is documented and refuses
+count and probabilities; a teacher that implements the optional ``embed``
+gives one finite row of one width per input, independently of batching;
+and the options dataclass is documented and refuses
 unknown keys, wrong types and the values listed in ``invalid_options`` with
 an error that names ``teacher.<field>``.
 
@@ -371,3 +373,16 @@ class TeacherContract(OptionsContract):
             for i, q in enumerate(queries)
         ]
         assert rows_differ(teacher.predict_proba(swapped), rows), "the second text is ignored"
+
+    def test_embed_if_implemented_gives_one_row_per_input(self, tmp_path):
+        teacher = self.fitted(tmp_path)
+        if type(teacher).embed is Teacher.embed:
+            pytest.skip(f"teacher {teacher.name!r} does not implement the optional embed")
+        queries = contract_queries()
+        rows = teacher.embed(queries)
+        assert isinstance(rows, list) and len(rows) == len(queries)
+        widths = {len(row) for row in rows}
+        assert len(widths) == 1 and widths.pop() > 0, f"rows of widths {widths}"
+        assert all(type(v) is float and math.isfinite(v) for row in rows for v in row)
+        alone = [teacher.embed([q])[0] for q in queries]
+        assert_close_rows(alone, rows, max(self.atol, 1e-4))

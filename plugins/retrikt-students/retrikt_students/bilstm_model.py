@@ -51,3 +51,7 @@ class BiLSTMEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.pooled(ids)))
+
+    def logits_and_pooled(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.pooled(ids)
+        return self.head(self.dropout(pooled)), pooled

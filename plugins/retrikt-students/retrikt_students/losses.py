@@ -47,3 +47,10 @@ def knowledge_targets(
 def cross_entropy_rows(targets: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
     """Per-row ``-sum_c target_c log p_c``."""
     return -(targets * log_probs).sum(-1)
+
+
+def hidden_match_rows(projected: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """Per-row cosine distance ``1 - cos(W h_student, h_teacher)`` between the
+    student's projected pooled state and the teacher's hidden state: scale-free,
+    so the teacher's large activations need no normalising constant."""
+    return 1.0 - torch.nn.functional.cosine_similarity(projected, states, dim=-1)

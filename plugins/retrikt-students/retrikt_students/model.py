@@ -46,3 +46,7 @@ class TinyEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(ids))
+
+    def logits_and_pooled(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.pooled(ids)
+        return self.head(pooled), pooled

@@ -53,6 +53,13 @@ class StudentTrainingOptions:
     hard_weight: float = option(
         0.0, "weight of hard distillation (teacher argmax) on store entries", minimum=0.0
     )
+    hidden_weight: float = option(
+        0.0,
+        "weight of matching the teacher's hidden state of each store entry through a "
+        "learned projection (cosine distance; needs a teacher with embed, e.g. llm); "
+        "0 = off",
+        minimum=0.0,
+    )
     kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
     student_loss_weight: float = option(
         0.5, "weight of the student-alone loss beside the interpolated one (retrieval runs)"
@@ -169,10 +176,11 @@ class TransformerStudent(Student):
         retriever: Retriever | None,
         *,
         seed: int,
+        teacher_states: Any = None,
     ) -> dict[str, Any]:
         import torch
 
-        from retrikt_students.losses import knowledge_targets
+        from retrikt_students.losses import hidden_match_rows, knowledge_targets
 
         o = self.options
         torch.manual_seed(seed)
@@ -201,6 +209,18 @@ class TransformerStudent(Student):
         weights = torch.tensor([o.kshot_weight] * len(examples) + [weight] * len(knowledge))
         ids = self._ids(inputs)
         params = [p for p in self.model.parameters() if p.requires_grad]
+        states = None
+        if teacher_states is not None and o.hidden_weight > 0:
+            states = torch.as_tensor(teacher_states, dtype=torch.float32)
+            if states.shape[0] != len(knowledge):
+                raise ValueError(f"{states.shape[0]} teacher states for {len(knowledge)} entries")
+            # k-shot rows (first) have no teacher state; the projection is for
+            # training only and is not part of the saved student.
+            states = torch.cat([torch.zeros(len(examples), states.shape[1]), states])
+            has_state = torch.tensor([False] * len(examples) + [True] * len(knowledge))
+            pooled_dim = self.model.head.in_features
+            projection = torch.nn.Linear(pooled_dim, states.shape[1])
+            params += list(projection.parameters())
         mix_params = []
         neighbor_data = None
         if retriever is not None:
@@ -220,16 +240,17 @@ class TransformerStudent(Student):
         optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=0.01)
         params = params + mix_params  # all clipped together
         order = list(range(len(inputs)))
-        losses = []
+        losses, match_losses = [], []
         self.model.train()
         for _ in track(range(o.epochs), f"student: {self.name}"):
             rng.shuffle(order)
-            total = 0.0
+            total = matched = 0.0
             for start in range(0, len(order), o.batch_size):
                 idx = torch.tensor(order[start : start + o.batch_size])
                 batch_ids = ids[idx]
                 batch_ids = batch_ids[:, : max(1, int((batch_ids != 0).sum(1).max()))]
-                log_student = self.model(batch_ids).log_softmax(-1)
+                logits, pooled = self.model.logits_and_pooled(batch_ids)
+                log_student = logits.log_softmax(-1)
                 loss_rows = -(targets[idx] * log_student).sum(-1)
                 if neighbor_data is not None:
                     scores, probs, valid = (t[idx] for t in neighbor_data)
@@ -240,6 +261,10 @@ class TransformerStudent(Student):
                     mixed = torch.where(has, mixed, log_student.exp())
                     mixed_rows = -(targets[idx] * mixed.clamp(min=1e-9).log()).sum(-1)
                     loss_rows = mixed_rows + o.student_loss_weight * loss_rows
+                if states is not None:
+                    match = hidden_match_rows(projection(pooled), states[idx]) * has_state[idx]
+                    loss_rows = loss_rows + o.hidden_weight * match
+                    matched += float(match.detach().sum())
                 loss = (weights[idx] * loss_rows).sum() / weights[idx].sum()
                 optimizer.zero_grad()
                 loss.backward()
@@ -247,6 +272,7 @@ class TransformerStudent(Student):
                 optimizer.step()
                 total += loss.item() * len(idx)
             losses.append(total / len(order))
+            match_losses.append(matched / max(1, len(knowledge)))
         self.model.eval()
         stats: dict[str, Any] = {
             "params": self.num_parameters(),
@@ -254,11 +280,17 @@ class TransformerStudent(Student):
             "first_loss": losses[0],
             "last_loss": losses[-1],
         }
+        if states is not None:
+            # Mean cosine distance to the teacher's states: first and last epoch.
+            stats["hidden_match"] = [round(match_losses[0], 4), round(match_losses[-1], 4)]
         if neighbor_data is not None:
             self.lam = float(self._lam().detach())
             self.knn_temperature = float(self._log_temp.detach().exp())
             stats.update(lam=self.lam, knn_temperature=self.knn_temperature)
         return stats
+
+    def wants_teacher_states(self) -> bool:
+        return self.options.hidden_weight > 0
 
     def _lam(self):
         """The interpolation weight: learned through a logit, or exactly the

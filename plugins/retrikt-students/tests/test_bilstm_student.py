@@ -12,6 +12,7 @@ from retrikt_students.bilstm import BiLSTMStudent, BiLSTMStudentOptions
 from retrikt_students.losses import (
     cross_entropy_rows,
     hard_targets,
+    hidden_match_rows,
     knowledge_targets,
     soft_targets,
 )
@@ -50,6 +51,32 @@ def test_mixed_targets_equal_the_weighted_sum_of_both_losses():
     _, w = knowledge_targets(probs, 1.0, soft_weight=0.0, hard_weight=2.0)
     hard_only = w * cross_entropy_rows(knowledge_targets(probs, 1.0, 0.0, 2.0)[0], log_p)
     assert math.isclose(hard_only[1].item(), -2 * math.log(0.1), rel_tol=1e-6)
+
+
+def test_hidden_match_is_the_cosine_distance_and_ignores_scale():
+    teacher = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [3.0, 4.0]])
+    student = torch.tensor([[5.0, 0.0], [0.0, 2.0], [-1.0, 0.0], [0.6, 0.8]])
+    rows = hidden_match_rows(student, teacher)
+    assert rows.tolist() == pytest.approx([0.0, 1.0, 2.0, 0.0], abs=1e-6)
+
+
+def test_hidden_states_are_matched_through_a_projection_not_kept():
+    kshot, knowledge, _ = make_data()
+    rng = np.random.default_rng(0)
+    states = rng.normal(size=(len(knowledge), 12)).astype(np.float32)
+    small = dict(vocab_size=200, d_model=16, hidden=16, epochs=6, lr=0.01)
+    options = BiLSTMStudentOptions(**small, hidden_weight=1.0)
+    student = BiLSTMStudent(options)
+    assert student.wants_teacher_states()
+    stats = student.fit(TASK, kshot, knowledge, None, seed=0, teacher_states=states)
+    first, last = stats["hidden_match"]
+    assert last < first  # the projection learns to point at the teacher's states
+    plain = BiLSTMStudent(BiLSTMStudentOptions(**small))
+    assert not plain.wants_teacher_states()
+    plain.fit(TASK, kshot, knowledge, None, seed=0)
+    assert student.num_parameters() == plain.num_parameters()  # training-only projection
+    with pytest.raises(ValueError, match="11 teacher states for 120 entries"):
+        BiLSTMStudent(options).fit(TASK, kshot, knowledge, None, seed=0, teacher_states=states[:11])
 
 
 def test_both_weights_zero_is_refused_naming_the_option():

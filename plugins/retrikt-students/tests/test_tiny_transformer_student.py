@@ -235,3 +235,71 @@ epochs = 3
     counts = json.loads((tmp_path / "run/manifest.json").read_text())["stages"]["train"]["counts"]
     assert "lam" in counts["retrikt_student"] and "lam" not in counts["kd_student"]
     reset_plugins()
+
+
+HIDDEN_RUN = """
+[generator]
+plugin = "corpus"
+[teacher]
+plugin = "bow-lr"
+dim = 512
+epochs = 50
+[optimizer]
+plugin = "none"
+[extract]
+n_total = 40
+[store]
+plugin = "memory"
+dim = 256
+[retriever]
+plugin = "knn"
+k = 4
+[student]
+plugin = "tiny-transformer"
+vocab_size = 100
+d_model = 16
+layers = 1
+heads = 2
+ff = 32
+epochs = 3
+hidden_weight = 1.0
+"""
+
+
+def test_pipeline_hands_teacher_states_to_a_student_that_matches_them(tmp_path, monkeypatch):
+    import json
+
+    from retrikt_core.builtin.bow import BowTeacher
+    from retrikt_core.config import ConfigError, load_toml, validate
+    from retrikt_core.pipeline import Pipeline
+    from retrikt_core.plugins import get_plugins, reset_plugins
+    from retrikt_core.testing.runs import run_config, task_section, write_sentiment_csv
+
+    monkeypatch.setenv("RETRIKT_PROGRESS", "0")
+    reset_plugins()
+    data = write_sentiment_csv(tmp_path / "data", n_train=60, n_eval=20)
+    text = task_section(data, k_shot=4) + HIDDEN_RUN
+    (tmp_path / "config.toml").write_text(text)
+    plugins = get_plugins()
+    config = validate(load_toml(tmp_path / "config.toml"), plugins.registry)
+    # bow-lr has no hidden states: refused before any stage runs.
+    with pytest.raises(ConfigError, match="student.hidden_weight: teacher 'bow-lr' has no hidden"):
+        Pipeline(config, plugins, tmp_path / "refused").check()
+
+    seen = []
+
+    def embed(self, examples):
+        seen.extend(e.text for e in examples)
+        return [[float(len(e.text)), float(e.text.count("e")), 1.0] for e in examples]
+
+    monkeypatch.setattr(BowTeacher, "embed", embed, raising=False)
+    Pipeline(config, plugins, tmp_path / "checked").check()
+    run_config(text, tmp_path / "run", tmp_path)
+    stages = json.loads((tmp_path / "run/manifest.json").read_text())["stages"]
+    counts = stages["train"]["counts"]
+    knowledge = (tmp_path / "run/stages/extract/knowledge.jsonl").read_text().splitlines()
+    assert counts["teacher_states"] == [len(knowledge), 3]
+    assert seen == [json.loads(line)["text"] for line in knowledge]  # once, in store order
+    assert "hidden_match" in counts["kd_student"] and "hidden_match" in counts["retrikt_student"]
+    assert "hidden_match" not in counts["kshot_student"]  # k-shot labels only
+    reset_plugins()

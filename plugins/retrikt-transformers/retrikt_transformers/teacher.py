@@ -78,12 +78,7 @@ class LLMTeacher(Teacher):
         """
         import torch
 
-        prompts = [render(self.template, e, self.verbalizers, self.description) for e in examples]
-        # Keep the end of a long prompt: the question and the answer cue are there.
-        prompt_ids = [
-            ids[-self.options.max_length :]
-            for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
-        ]
+        prompt_ids = self._prompt_ids(examples)
         verbalizers = self._verbalizer_ids()
         if all(len(v) == 1 for v in verbalizers):
             # One forward pass serves every label: read the next-token distribution.
@@ -98,12 +93,24 @@ class LLMTeacher(Teacher):
             columns.append(logp[:, :, torch.tensor(verb)].diagonal(dim1=1, dim2=2).sum(1))
         return torch.stack(columns, dim=1)
 
+    def _prompt_ids(self, examples: list[Example]) -> list[list[int]]:
+        prompts = [render(self.template, e, self.verbalizers, self.description) for e in examples]
+        # Keep the end of a long prompt: the question and the answer cue are there.
+        return [
+            ids[-self.options.max_length :]
+            for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        ]
+
     def _logprobs_at(self, rows: list[list[int]], positions: list[list[int]]):
         """Log-softmax over the vocabulary at the given positions only: ``[n, P, V]``.
 
         The LM head runs on those positions alone; over every position of a
         batch it would cost more than the whole transformer.
         """
+        return self.model.get_output_embeddings()(self._hidden_at(rows, positions)).log_softmax(-1)
+
+    def _hidden_at(self, rows: list[list[int]], positions: list[list[int]]):
+        """The final hidden states (after the last norm) at the given positions: ``[n, P, D]``."""
         import torch
 
         pad = self.tokenizer.pad_token_id
@@ -116,8 +123,7 @@ class LLMTeacher(Teacher):
         hidden = out.hidden_states[-1]  # after the final norm
         offset = hidden.shape[1] - width  # virtual tokens that peft prepends
         index = torch.tensor(positions) + offset
-        picked = hidden[torch.arange(len(rows)).unsqueeze(1), index]
-        return self.model.get_output_embeddings()(picked).log_softmax(-1)
+        return hidden[torch.arange(len(rows)).unsqueeze(1), index]
 
     # --- Teacher --------------------------------------------------------------
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
@@ -164,6 +170,20 @@ class LLMTeacher(Teacher):
             for start in range(0, len(examples), self.options.batch_size):
                 scores = self._label_logprobs(examples[start : start + self.options.batch_size])
                 out += scores.softmax(-1).tolist()
+        return out
+
+    def embed(self, examples: list[Example]) -> list[list[float]]:
+        """The final hidden state at the prompt's last token, the one the
+        verbalizer's next-token scores are read from: ``[n, hidden_size]``."""
+        import torch
+
+        self._load()
+        out: list[list[float]] = []
+        with torch.no_grad():
+            for start in range(0, len(examples), self.options.batch_size):
+                ids = self._prompt_ids(examples[start : start + self.options.batch_size])
+                last = [[len(row) - 1] for row in ids]
+                out += self._hidden_at(ids, last)[:, 0, :].tolist()
         return out
 
     def num_parameters(self) -> int:

@@ -107,3 +107,23 @@ def test_single_token_fast_path_matches_full_logits():
             teacher.model(input_ids=torch.tensor([r])).logits[0, -1].log_softmax(-1) for r in rows
         ]
     assert torch.allclose(fast, torch.stack(full), atol=1e-5)
+
+
+def test_embed_is_the_state_the_verbalizer_is_read_from():
+    teacher = LLMTeacher(LLMTeacherOptions(model=TINY, virtual_tokens=0, batch_size=3))
+    teacher.fit(sentiment_task(), EXAMPLES, seed=0)
+    states = torch.tensor(teacher.embed(EXAMPLES))
+    assert states.shape == (len(EXAMPLES), teacher.model.config.hidden_size)
+    single = torch.tensor([teacher.embed([e])[0] for e in EXAMPLES])
+    assert torch.allclose(states, single, atol=1e-5)  # padding does not leak in
+    # The LM head on that state gives the model's next-token scores after the
+    # prompt, which is where each label word's first token is read.
+    from retrikt_transformers.prompts import render
+
+    with torch.no_grad():
+        from_states = teacher.model.get_output_embeddings()(states).log_softmax(-1)
+        for i, example in enumerate(EXAMPLES):
+            text = render(teacher.template, example, teacher.verbalizers, teacher.description)
+            prompt = teacher.tokenizer(text, add_special_tokens=False)["input_ids"]
+            logits = teacher.model(input_ids=torch.tensor([prompt])).logits[0, -1]
+            assert torch.allclose(from_states[i], logits.log_softmax(-1), atol=1e-4)
