@@ -49,6 +49,12 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
         "methods": metrics["methods"],
         "stage_seconds": {name: record.get("seconds") for name, record in stages.items()},
         "total_seconds": sum(record.get("seconds", 0) or 0 for record in stages.values()),
+        # What building the knowledge cost beyond the shared teacher: fitting the
+        # source(s), RL, generating or reading, filtering and teacher labelling.
+        "knowledge_cpu_seconds": sum(
+            stages.get(name, {}).get("cpu_seconds", 0) or 0
+            for name in ("tune", "reinforce", "extract")
+        ),
         "store_entries": stages.get("index", {}).get("counts", {}).get("entries"),
         "label_consistency": extract.get("label_consistency"),
         "knowledge": knowledge_quality(run_dir, extract),
@@ -130,8 +136,9 @@ def size_speed(runs: list[dict[str, Any]]) -> list[str]:
 
 def knowledge_table(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| run | store entries | label consistency | distinct-2 | degenerate (dropped) |",
-        "|---|---:|---:|---:|---:|",
+        "| run | store entries | label consistency | distinct-2 | degenerate (dropped) "
+        "| knowledge CPU min |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
 
     def pct(value: float | None) -> str:
@@ -142,7 +149,8 @@ def knowledge_table(runs: list[dict[str, Any]]) -> list[str]:
         distinct = "-" if k["distinct_2"] is None else f"{k['distinct_2']:.3f}"
         lines.append(
             f"| {Path(run['run_dir']).name} | {run['store_entries']} "
-            f"| {pct(run['label_consistency'])} | {distinct} | {pct(k['degenerate_share'])} |"
+            f"| {pct(run['label_consistency'])} | {distinct} | {pct(k['degenerate_share'])} "
+            f"| {run['knowledge_cpu_seconds'] / 60:.1f} |"
         )
     return lines
 
