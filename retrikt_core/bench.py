@@ -348,10 +348,15 @@ class Bench:
         manifest = run_dir / "manifest.json"
         if not manifest.is_file():
             raise ConfigError(f"--reuse {run_dir}: no manifest.json there; not a run directory")
+        try:
+            stages = json.loads(manifest.read_text()).get("stages", {})
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--reuse {run_dir}: cannot read manifest.json ({exc})") from None
         offered = []
-        for name, record in json.loads(manifest.read_text()).get("stages", {}).items():
+        for name, record in stages.items():
             stage_dir = run_dir / "stages" / name
             if record.get("status") == "finished" and record.get("key") and stage_dir.is_dir():
+                # put() is a no-op when the cache holds the key already: still offered.
                 self.cache.put(name, record["key"], stage_dir, record, run_dir)
                 offered.append(name)
         return offered

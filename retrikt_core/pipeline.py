@@ -289,11 +289,17 @@ def teacher_states(teacher: Component, knowledge: list[Knowledge], batch: int = 
     """``[n, D]`` float32: the teacher's hidden state of each knowledge entry."""
     import numpy as np
 
-    rows: list[list[float]] = []
+    parts = []
     batches = range(0, len(knowledge), batch)
     for i in track(batches, "train: teacher hidden states", total=len(batches)):
-        rows += teacher.embed([k.example for k in knowledge[i : i + batch]])
-    return np.asarray(rows, dtype=np.float32)
+        part = np.asarray(teacher.embed([k.example for k in knowledge[i : i + batch]]), np.float32)
+        expected = len(knowledge[i : i + batch])
+        if part.ndim != 2 or part.shape[0] != expected:
+            raise ValueError(
+                f"teacher {teacher.name!r}: embed gave shape {part.shape} for {expected} inputs"
+            )
+        parts.append(part)  # float32 per batch: a store of lists of floats would be 5x larger
+    return np.concatenate(parts)
 
 
 def stage_train(ctx: StageContext) -> dict[str, Any]:
@@ -303,7 +309,8 @@ def stage_train(ctx: StageContext) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     wanted = [m for m in STUDENT_METHODS if m in ctx.config.evaluate.methods]
     states = None
-    if knowledge and ctx.build("student").wants_teacher_states():
+    uses_knowledge = any(m != "kshot_student" for m in wanted)
+    if knowledge and uses_knowledge and ctx.build("student").wants_teacher_states():
         states = teacher_states(ctx.load("teacher", "teacher", "teacher"), knowledge)
         counts["teacher_states"] = list(states.shape)
     for method in wanted:
@@ -610,8 +617,9 @@ class Pipeline:
         teacher_cls = self.plugins.registry.get("teacher", teacher_name)
         if teacher_cls.embed is Teacher.embed:
             raise ConfigError(
-                f"student.hidden_weight: teacher {teacher_name!r} has no hidden states to "
-                "match (it does not implement embed); set hidden_weight = 0"
+                f"student.hidden_weight: student {name!r} matches the teacher's hidden "
+                f"states, but teacher {teacher_name!r} has none (it does not implement "
+                "embed); set hidden_weight = 0"
             )
 
     def run(self, from_stage: str | None = None, until_stage: str | None = None) -> dict | None:

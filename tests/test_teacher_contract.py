@@ -147,6 +147,31 @@ class _IgnoresPairs(BowTeacher):
         return super().predict_proba([Example(e.text, id=e.id) for e in examples])
 
 
+class _Embeds(BowTeacher):
+    """A correct embed (the control for the embed check): log-probabilities."""
+
+    def embed(self, examples):
+        import math
+
+        return [[math.log(max(p, 1e-12)) for p in row] for row in self.predict_proba(examples)]
+
+
+class _EmbedBatchDependent(_Embeds):
+    def embed(self, examples):
+        import numpy as np
+
+        rows = np.asarray(super().embed(examples))
+        return (rows + rows.mean(0)).tolist() if len(rows) else []
+
+
+class _EmbedForgetsOnLoad(_Embeds, _ForgetsOnLoad):
+    pass
+
+
+# The check a broken teacher fails, when its control is not plain bow-lr.
+CONTROLS = {"test_embed_if_implemented_gives_one_row_per_input": _Embeds}
+
+
 @dataclass
 class _PlainOptions(BowTeacherOptions):
     smoothing: float = 0.0  # a field without help text (not made with option())
@@ -165,6 +190,8 @@ class _Undocumented(BowTeacher):
         (_ForgetsOnLoad, "test_save_load_round_trip"),
         (_IgnoresPairs, "test_sentence_pairs_use_both_texts"),
         (_Undocumented, "test_options_are_a_documented_dataclass"),
+        (_EmbedBatchDependent, "test_embed_if_implemented_gives_one_row_per_input"),
+        (_EmbedForgetsOnLoad, "test_embed_if_implemented_gives_one_row_per_input"),
     ],
     ids=lambda v: v if isinstance(v, str) else v.__name__,
 )
@@ -175,6 +202,7 @@ def test_contract_catches_a_broken_teacher(tmp_path, broken, check):
         def make_teacher(self, tmp_path):
             return self.teacher_cls(self.teacher_cls.Options(dim=1024, epochs=40))
 
+    Suite.teacher_cls = CONTROLS.get(check, BowTeacher)
     getattr(Suite(), check)(tmp_path / "intact")  # the control passes
     Suite.teacher_cls = broken
     with pytest.raises((AssertionError, pytest.fail.Exception)):

@@ -17,7 +17,8 @@ are batched; the same seed gives the same teacher; ``fit`` returns stats the
 manifest can hold; ``num_parameters`` is an int >= 0; a
 ``save_pretrained`` / ``from_pretrained`` round trip gives the same options,
 count and probabilities; a teacher that implements the optional ``embed``
-gives one finite row of one width per input, independently of batching;
+gives one finite row of one width per input, independently of batching and
+the same after a save/load round trip;
 and the options dataclass is documented and refuses
 unknown keys, wrong types and the values listed in ``invalid_options`` with
 an error that names ``teacher.<field>``.
@@ -386,3 +387,7 @@ class TeacherContract(OptionsContract):
         assert all(type(v) is float and math.isfinite(v) for row in rows for v in row)
         alone = [teacher.embed([q])[0] for q in queries]
         assert_close_rows(alone, rows, max(self.atol, 1e-4))
+        # The pipeline embeds with the teacher it saved, so reloading must keep it.
+        teacher.save_pretrained(tmp_path / "saved")
+        loaded = type(teacher).from_pretrained(tmp_path / "saved")
+        assert_close_rows(loaded.embed(queries), rows, max(self.atol, 1e-4))

@@ -56,8 +56,8 @@ class StudentTrainingOptions:
     hidden_weight: float = option(
         0.0,
         "weight of matching the teacher's hidden state of each store entry through a "
-        "learned projection (cosine distance; needs a teacher with embed, e.g. llm); "
-        "0 = off",
+        "learned projection (cosine distance, scaled like the entry's distillation loss; "
+        "needs a teacher with embed, e.g. llm); 0 = off",
         minimum=0.0,
     )
     kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
@@ -212,8 +212,11 @@ class TransformerStudent(Student):
         states = None
         if teacher_states is not None and o.hidden_weight > 0:
             states = torch.as_tensor(teacher_states, dtype=torch.float32)
-            if states.shape[0] != len(knowledge):
-                raise ValueError(f"{states.shape[0]} teacher states for {len(knowledge)} entries")
+            if states.ndim != 2 or states.shape[0] != len(knowledge):
+                raise ValueError(
+                    f"teacher_states: shape {tuple(states.shape)}, expected "
+                    f"({len(knowledge)} knowledge entries, width)"
+                )
             # k-shot rows (first) have no teacher state; the projection is for
             # training only and is not part of the saved student.
             states = torch.cat([torch.zeros(len(examples), states.shape[1]), states])

@@ -60,7 +60,7 @@ def test_hidden_match_is_the_cosine_distance_and_ignores_scale():
     assert rows.tolist() == pytest.approx([0.0, 1.0, 2.0, 0.0], abs=1e-6)
 
 
-def test_hidden_states_are_matched_through_a_projection_not_kept():
+def test_hidden_states_are_matched_through_a_projection_not_kept(tmp_path):
     kshot, knowledge, _ = make_data()
     rng = np.random.default_rng(0)
     states = rng.normal(size=(len(knowledge), 12)).astype(np.float32)
@@ -75,7 +75,13 @@ def test_hidden_states_are_matched_through_a_projection_not_kept():
     assert not plain.wants_teacher_states()
     plain.fit(TASK, kshot, knowledge, None, seed=0)
     assert student.num_parameters() == plain.num_parameters()  # training-only projection
-    with pytest.raises(ValueError, match="11 teacher states for 120 entries"):
+    student.save_pretrained(tmp_path / "matched")
+    plain.save_pretrained(tmp_path / "plain")
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "matched" / "model.safetensors")
+    assert saved.keys() == load_file(tmp_path / "plain" / "model.safetensors").keys()
+    with pytest.raises(ValueError, match=r"teacher_states: shape \(11, 12\), expected \(120 "):
         BiLSTMStudent(options).fit(TASK, kshot, knowledge, None, seed=0, teacher_states=states[:11])
 
 
