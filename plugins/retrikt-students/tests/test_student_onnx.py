@@ -19,6 +19,7 @@ pytest.importorskip("onnxscript")
 
 from retrikt_students.onnx_runtime import OnnxTransformerStudent  # noqa: E402
 from retrikt_students.student import TransformerStudent, TransformerStudentOptions  # noqa: E402
+from test_tiny_transformer_student import TINY_RUN  # noqa: E402
 
 from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions  # noqa: E402
 from retrikt_core.builtin.retrievers import KnnRetriever  # noqa: E402
@@ -148,35 +149,7 @@ def test_exported_bundle_in_a_fresh_offline_process(tmp_path, monkeypatch):
     reset_plugins()
     data = write_sentiment_csv(tmp_path / "data", n_train=60, n_eval=20)
     run_config(
-        task_section(data, k_shot=4)
-        + """
-[generator]
-plugin = "corpus"
-[teacher]
-plugin = "bow-lr"
-dim = 512
-epochs = 50
-[optimizer]
-plugin = "none"
-[extract]
-n_total = 40
-[store]
-plugin = "memory"
-dim = 256
-[retriever]
-plugin = "knn"
-k = 4
-[student]
-plugin = "tiny-transformer"
-vocab_size = 100
-d_model = 16
-layers = 1
-heads = 2
-ff = 32
-epochs = 3
-[evaluate]
-methods = ["retrikt_student"]
-""",
+        task_section(data, k_shot=4) + TINY_RUN + '[evaluate]\nmethods = ["retrikt_student"]\n',
         tmp_path / "run",
         tmp_path,
     )

@@ -187,19 +187,8 @@ def test_encode_returns_unit_vectors(pair):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_pipeline_run_with_the_tiny_transformer(tmp_path, monkeypatch):
-    """All four methods through `retrikt run`, the student from this plugin."""
-    import json
-
-    from retrikt_core.plugins import reset_plugins
-    from retrikt_core.testing.runs import run_config, task_section, write_sentiment_csv
-
-    monkeypatch.setenv("RETRIKT_PROGRESS", "0")
-    reset_plugins()
-    data = write_sentiment_csv(tmp_path / "data", n_train=60, n_eval=20)
-    metrics = run_config(
-        task_section(data, k_shot=4)
-        + """
+# Every stage of a run, fast: corpus knowledge, bow-lr teacher, a tiny student.
+TINY_RUN = """
 [generator]
 plugin = "corpus"
 [teacher]
@@ -224,7 +213,21 @@ layers = 1
 heads = 2
 ff = 32
 epochs = 3
-""",
+"""
+
+
+def test_pipeline_run_with_the_tiny_transformer(tmp_path, monkeypatch):
+    """All four methods through `retrikt run`, the student from this plugin."""
+    import json
+
+    from retrikt_core.plugins import reset_plugins
+    from retrikt_core.testing.runs import run_config, task_section, write_sentiment_csv
+
+    monkeypatch.setenv("RETRIKT_PROGRESS", "0")
+    reset_plugins()
+    data = write_sentiment_csv(tmp_path / "data", n_train=60, n_eval=20)
+    metrics = run_config(
+        task_section(data, k_shot=4) + TINY_RUN,
         tmp_path / "run",
         tmp_path,
     )
@@ -237,33 +240,7 @@ epochs = 3
     reset_plugins()
 
 
-HIDDEN_RUN = """
-[generator]
-plugin = "corpus"
-[teacher]
-plugin = "bow-lr"
-dim = 512
-epochs = 50
-[optimizer]
-plugin = "none"
-[extract]
-n_total = 40
-[store]
-plugin = "memory"
-dim = 256
-[retriever]
-plugin = "knn"
-k = 4
-[student]
-plugin = "tiny-transformer"
-vocab_size = 100
-d_model = 16
-layers = 1
-heads = 2
-ff = 32
-epochs = 3
-hidden_weight = 1.0
-"""
+HIDDEN_RUN = TINY_RUN + "hidden_weight = 1.0\n"
 
 
 def test_pipeline_hands_teacher_states_to_a_student_that_matches_them(tmp_path, monkeypatch):
