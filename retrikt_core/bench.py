@@ -399,10 +399,7 @@ class Bench:
     def _share(self, pipeline: Any) -> None:
         """Offer a finished run's stages to the cache (a no-op for those it has),
         so the cache can be deleted: it refills from the runs."""
-        for name, record in pipeline.manifest()["stages"].items():
-            self.cache.put(
-                name, record["key"], pipeline.run_dir / "stages" / name, record, pipeline.run_dir
-            )
+        self.reuse(pipeline.run_dir)
 
 
 @contextlib.contextmanager

@@ -292,11 +292,11 @@ def teacher_states(teacher: Component, knowledge: list[Knowledge], batch: int = 
     parts = []
     batches = range(0, len(knowledge), batch)
     for i in track(batches, "train: teacher hidden states", total=len(batches)):
-        part = np.asarray(teacher.embed([k.example for k in knowledge[i : i + batch]]), np.float32)
-        expected = len(knowledge[i : i + batch])
-        if part.ndim != 2 or part.shape[0] != expected:
+        chunk = knowledge[i : i + batch]
+        part = np.asarray(teacher.embed([k.example for k in chunk]), np.float32)
+        if part.ndim != 2 or part.shape[0] != len(chunk):
             raise ValueError(
-                f"teacher {teacher.name!r}: embed gave shape {part.shape} for {expected} inputs"
+                f"teacher {teacher.name!r}: embed gave shape {part.shape} for {len(chunk)} inputs"
             )
         parts.append(part)  # float32 per batch: a store of lists of floats would be 5x larger
     return np.concatenate(parts)
