@@ -123,6 +123,16 @@ def test_adaptive_kl_moves_toward_the_target():
     assert fixed.value == 0.1
 
 
+def test_default_horizon_lets_beta_answer_a_persistent_overshoot_within_one_run():
+    # With the old horizon of 1000, a default run could move beta by ~8% only,
+    # and the measured KL stayed at 2.7x its target.
+    o = PPOOptions()
+    controller = AdaptiveKLController(o.kl_coef, o.target_kl, o.kl_horizon)
+    for _ in range(o.steps * 2):  # two labels: one update per label per step
+        controller.update(kl=3 * o.target_kl, n_steps=o.rollout_size)
+    assert controller.value > 5 * o.kl_coef
+
+
 def test_ppo_on_a_tiny_lm_changes_only_the_soft_prompts():
     from retrikt_transformers.generator import LLMGenerator, LLMGeneratorOptions
 
