@@ -6,6 +6,7 @@ Files are read through ``datasets`` (imported only when a task loads data).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from dataclasses import dataclass
@@ -94,8 +95,14 @@ def rows_to_examples(
 
 
 def file_fingerprint(path: Path) -> dict[str, Any]:
-    stat = path.stat()
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    """Size and SHA-256 of a data file: what it holds, not where or when it was
+    written, so a copied, moved or restored dataset keeps its prepared stages
+    (and the hours of LLM stages keyed on them)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 def sample_eval(examples: list[Example], limit: int, seed: int) -> list[Example]:
