@@ -103,9 +103,9 @@ def sizes(bundle_dir: Path, manifest: Any) -> dict[str, int]:
         for name, r in manifest.files.items()
         if name.startswith(student + "/") and name.split("/")[-1] not in onnx_files
     )
-    shared = sum(  # vocabulary and settings, read by every runtime
+    shared = sum(  # tokeniser and settings, read by every runtime
         manifest.files[f"{student}/{f}"].bytes
-        for f in ("vocab.json", "student.json", "onnx.json")
+        for f in ("vocab.json", "tokenizer.json", "student.json", "onnx.json")
         if f"{student}/{f}" in manifest.files
     )
     out = {"native": native}

