@@ -54,8 +54,8 @@ def measure(run_dir: Path) -> dict[str, Any]:
     evaluation = read_jsonl(stages / "prepare/eval.jsonl", Example)
     gold = np.array([e.label for e in evaluation])
     entries = read_jsonl(stages / "extract/knowledge.jsonl", Knowledge)
-    k = len(predictor.retriever.retrieve(evaluation[:1]).ids[0])
     by_store = predictor.retriever.retrieve(evaluation)
+    k = max(map(len, by_store.ids))
     out: dict[str, Any] = {"run": run_dir.name, "entries": len(entries), "k": k}
     for method in STUDENTS:
         student = predictor._load(stages / "train" / method, "student")

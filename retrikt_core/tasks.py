@@ -10,6 +10,7 @@ import hashlib
 import os
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +99,17 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
     """Size and SHA-256 of a data file: what it holds, not where or when it was
     written, so a copied, moved or restored dataset keeps its prepared stages
     (and the hours of LLM stages keyed on them)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+    stat = path.stat()
+    digest = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return {"size": stat.st_size, "sha256": digest}
+
+
+@lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed on size and time too, so a rewritten file is read again; a bench
+    # keys every run's stages and would otherwise hash the same data each time.
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def sample_eval(examples: list[Example], limit: int, seed: int) -> list[Example]:

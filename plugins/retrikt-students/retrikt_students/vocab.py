@@ -23,6 +23,16 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def join_pair(first: list[int], second: list[int] | None, sep: int, max_length: int) -> list[int]:
+    """Ids of a text (and ``sep`` + its pair) cut to ``max_length``; each side
+    of a pair keeps at least half the budget when it needs it."""
+    if second is None:
+        return first[:max_length]
+    half = (max_length - 1) // 2
+    keep_second = min(len(second), max_length - 1 - min(len(first), half))
+    return first[: max_length - 1 - keep_second] + [sep] + second[:keep_second]
+
+
 class Vocab:
     """The student's own words (``embeddings = "scratch"``)."""
 
@@ -49,14 +59,12 @@ class Vocab:
     def encode(self, example: Example, max_length: int) -> list[int]:
         """Word ids of the text (and ``[SEP]`` + pair), cut to ``max_length``.
         For a pair, each side keeps at most half the budget."""
-        first = [self.index.get(t, UNK) for t in tokenize(example.text)]
-        if example.text_pair is None:
-            return first[:max_length]
-        second = [self.index.get(t, UNK) for t in tokenize(example.text_pair)]
-        half = (max_length - 1) // 2
-        keep_second = min(len(second), max_length - 1 - min(len(first), half))
-        keep_first = max_length - 1 - keep_second
-        return first[:keep_first] + [SEP] + second[:keep_second]
+
+        def ids(text: str) -> list[int]:
+            return [self.index.get(t, UNK) for t in tokenize(text)]
+
+        second = None if example.text_pair is None else ids(example.text_pair)
+        return join_pair(ids(example.text), second, SEP, max_length)
 
     def save(self, folder: Path) -> None:
         (Path(folder) / self.file).write_text(json.dumps(self.words))
@@ -89,13 +97,12 @@ class WordPieces:
     def encode(self, example: Example, max_length: int) -> list[int]:
         """Piece ids of the text (and ``[SEP]`` + pair), without ``[CLS]``;
         each side of a pair keeps at most half of ``max_length``."""
-        first = self.tokenizer.encode(example.text, add_special_tokens=False).ids
-        if example.text_pair is None:
-            return first[:max_length]
-        second = self.tokenizer.encode(example.text_pair, add_special_tokens=False).ids
-        half = (max_length - 1) // 2
-        keep_second = min(len(second), max_length - 1 - min(len(first), half))
-        return first[: max_length - 1 - keep_second] + [self.sep] + second[:keep_second]
+
+        def ids(text: str) -> list[int]:
+            return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+        second = None if example.text_pair is None else ids(example.text_pair)
+        return join_pair(ids(example.text), second, self.sep, max_length)
 
     def save(self, folder: Path) -> None:
         self.tokenizer.save(str(Path(folder) / self.file), pretty=False)
