@@ -108,6 +108,39 @@ def test_restored_data_with_new_times_keeps_every_stage(small_run):
     assert started(log) == []
 
 
+def test_rerun_with_identical_output_keeps_downstream(small_run):
+    # A run keyed by an older rule (here: a stale prepare key) recomputes prepare;
+    # its outputs are byte-identical, so nothing downstream is redone.
+    config, run_dir, log = small_run
+    make_pipeline(config, run_dir).run()
+    manifest_path = run_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    before = manifest["stages"]["prepare"]["output_id"]
+    manifest["stages"]["prepare"]["key"] = "an-older-key"
+    manifest_path.write_text(json.dumps(manifest))
+    log.unlink()
+    make_pipeline(config, run_dir).run()
+    assert started(log) == ["prepare"]
+    after = json.loads(manifest_path.read_text())["stages"]["prepare"]
+    assert after["output_id"] == before and after["key"] != "an-older-key"
+
+
+def test_rerun_with_changed_output_redoes_downstream(small_run):
+    config, run_dir, log = small_run
+    make_pipeline(config, run_dir).run()
+    manifest_path = run_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["stages"]["prepare"]["key"] = "an-older-key"
+    manifest_path.write_text(json.dumps(manifest))
+    # The old outputs differ from what prepare now writes.
+    (run_dir / "stages/prepare/task.json").write_text("{}")
+    log.unlink()
+    make_pipeline(config, run_dir).run()
+    # Stages that read prepare rerun; later ones may again be cut off when the
+    # in-test components reproduce their outputs byte for byte.
+    assert started(log)[:3] == ["prepare", "teacher", "tune"]
+
+
 def test_from_and_until(small_run):
     config, run_dir, log = small_run
     assert make_pipeline(config, run_dir).run(until_stage="extract") is None
@@ -249,4 +282,6 @@ def test_new_plugin_version_redoes_the_stages_it_computes(small_run):
     log.unlink()
     get_plugins().infos["testkit"].version = "0.0.2"  # the `template` generator's package
     make_pipeline(config, run_dir).run()
-    assert started(log) == ["tune", "reinforce", "extract", "index", "train", "evaluate"]
+    # tune is recomputed; the template generator writes the same bytes as before,
+    # so the stages that read tune keep their keys (early cut-off).
+    assert started(log) == ["tune"]
