@@ -34,6 +34,13 @@ def gae(
     return advantages, (advantages + values) * mask
 
 
+def approx_kl(logp: torch.Tensor, old_logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean per-token KL(old || new) from sampled tokens, ``(r - 1) - log r`` with
+    ``r = p_new / p_old``: non-negative and low-variance (Schulman's k3)."""
+    log_ratio = logp - old_logp
+    return masked_mean(torch.exp(log_ratio) - 1 - log_ratio, mask)
+
+
 def clipped_policy_loss(
     logp: torch.Tensor,
     old_logp: torch.Tensor,

@@ -33,6 +33,15 @@ class PPOOptions:
         32, "adaptive KL horizon, in samples (smaller = beta reacts faster)", minimum=1
     )
     max_grad_norm: float = option(1.0, "gradient clipping")
+    # A soft prompt sits at the scale of token embeddings, so a few Adam steps can
+    # rewrite it; on CB one rollout's update moved the policy ~13 nats per sequence
+    # and every later sample was degenerate (all rewards equal: nothing to learn).
+    max_update_kl: float = option(
+        0.02,
+        "stop optimising a rollout once the policy has moved this far from the one "
+        "that sampled it (mean per-token KL estimate); 0 = never stop",
+        minimum=0.0,
+    )
 
 
 class PPOOptimizer(RLOptimizer):
@@ -60,6 +69,7 @@ def train_ppo(
 
     from retrikt_ppo.algorithm import (
         AdaptiveKLController,
+        approx_kl,
         clipped_policy_loss,
         gae,
         masked_mean,
@@ -102,9 +112,18 @@ def train_ppo(
             )[has_tokens]
             advantages, returns = gae(token_rewards, values, mask, o.gamma, o.lam)
             advantages = whiten(advantages, mask)
-            stats = {"policy_loss": 0.0, "value_loss": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
+            stats = {
+                "policy_loss": 0.0,
+                "value_loss": 0.0,
+                "clip_fraction": 0.0,
+                "entropy": 0.0,
+                "update_kl": 0.0,
+            }
             updates = 0
+            stopped = False
             for _ in range(o.ppo_epochs):
+                if stopped:
+                    break
                 order = list(range(len(sequences)))
                 rng.shuffle(order)
                 for start in range(0, len(order), o.minibatch_size):
@@ -113,6 +132,10 @@ def train_ppo(
                     logp, _, states = policy.score(label, batch, hidden=True)
                     width = logp.shape[1]
                     m = mask[idx][:, :width]
+                    moved = approx_kl(logp.detach(), old_logp[idx][:, :width], m).item()
+                    if o.max_update_kl and moved > o.max_update_kl:
+                        stopped = True  # as far as this rollout may take the policy
+                        break
                     pg_loss, clip_fraction = clipped_policy_loss(
                         logp, old_logp[idx][:, :width], advantages[idx][:, :width], m, o.clip
                     )
@@ -129,6 +152,7 @@ def train_ppo(
                     stats["clip_fraction"] += clip_fraction.item()
                     # Sampled-token estimate of the policy's entropy.
                     stats["entropy"] += masked_mean(-logp.detach(), m).item()
+                    stats["update_kl"] += moved
                     updates += 1
             sequence_kl = float(token_kl.sum(1).mean())
             kl.update(sequence_kl, len(sequences))
@@ -139,6 +163,7 @@ def train_ppo(
                 "kl": sequence_kl,
                 "kl_coef": kl.value,
                 **{k: v / max(updates, 1) for k, v in stats.items()},
+                "updates": updates,
             }
             row.update({f"reward_{name}": float(sum(s) / len(s)) for name, s in terms.items()})
             history.append(row)

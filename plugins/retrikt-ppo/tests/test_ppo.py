@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from retrikt_ppo.algorithm import AdaptiveKLController, clipped_policy_loss, gae
+from retrikt_ppo.algorithm import AdaptiveKLController, approx_kl, clipped_policy_loss, gae
 from retrikt_ppo.optimizer import PPOOptions, train_ppo
 
 from retrikt_core.interfaces import Rollout
@@ -60,6 +60,7 @@ def toy_options(**overrides):
         value_lr=0.05,
         kl_coef=0.0,
         target_kl=0.0,
+        max_update_kl=0.0,
     )
     options.update(overrides)
     return PPOOptions(**options)
@@ -100,6 +101,32 @@ def test_clipping_stops_the_gradient_beyond_the_trust_region():
         loss.backward()
         assert (logp.grad.abs().item() == 0.0) == clipped
         assert fraction.item() == float(clipped)
+
+
+def test_approx_kl_is_k3_on_sampled_tokens():
+    old = torch.tensor([[-1.0, -2.0]])
+    mask = torch.tensor([[1.0, 0.0]])  # the padded token does not count
+    assert approx_kl(old, old, mask).item() == 0.0
+    moved = approx_kl(old + 0.5, old, mask).item()
+    assert moved == pytest.approx(torch.exp(torch.tensor(0.5)).item() - 1 - 0.5)
+    assert approx_kl(old - 0.5, old, mask).item() > 0  # either direction counts
+
+
+def test_update_kl_limit_bounds_how_far_one_rollout_moves_the_policy():
+    def one_rollout(limit):
+        policy = BanditPolicy()
+        history = train_ppo(
+            policy, reward_action_2, toy_options(steps=1, lr=2.0, max_update_kl=limit), seed=0
+        )
+        p = policy.probs().detach()
+        return float((0.25 * (0.25 / p).log()).sum()), history[0]
+
+    free_kl, free = one_rollout(0.0)
+    held_kl, held = one_rollout(0.02)
+    assert free["updates"] == 8  # 4 epochs x 2 minibatches
+    assert 1 <= held["updates"] < free["updates"]
+    assert held_kl < free_kl / 5
+    assert held["update_kl"] <= 0.02  # the mean over the steps it took
 
 
 def test_gae_with_lambda_one_is_the_return_minus_value():
