@@ -6,7 +6,6 @@ Files are read through ``datasets`` (imported only when a task loads data).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 from retrikt_core.config import ConfigError, option
 from retrikt_core.interfaces import Task
 from retrikt_core.records import Example
+from retrikt_core.storefiles import sha256_file
 
 DATA_DIR_ENV = "RETRIKT_DATA_DIR"
 
@@ -108,8 +108,7 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
     # Keyed on size and time too, so a rewritten file is read again; a bench
     # keys every run's stages and would otherwise hash the same data each time.
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    return sha256_file(Path(path))
 
 
 def sample_eval(examples: list[Example], limit: int, seed: int) -> list[Example]:

@@ -5,6 +5,7 @@ parameters only."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,40 +123,32 @@ def train_ppo(
                 "update_kl": 0.0,
             }
             updates = 0
-            stopped = False
-            for _ in range(o.ppo_epochs):
-                if stopped:
-                    break
-                order = list(range(len(sequences)))
-                rng.shuffle(order)
-                for start in range(0, len(order), o.minibatch_size):
-                    idx = order[start : start + o.minibatch_size]
-                    batch = [sequences[i] for i in idx]
-                    logp, _, states = policy.score(label, batch, hidden=True)
-                    width = logp.shape[1]
-                    m = mask[idx][:, :width]
-                    moved = approx_kl(logp.detach(), old_logp[idx][:, :width], m).item()
-                    if o.max_update_kl and moved > o.max_update_kl:
-                        stopped = True  # as far as this rollout may take the policy
-                        break
-                    pg_loss, clip_fraction = clipped_policy_loss(
-                        logp, old_logp[idx][:, :width], advantages[idx][:, :width], m, o.clip
-                    )
-                    v = value_head(states.detach()).squeeze(-1)
-                    v_loss = masked_mean((v - returns[idx][:, :width]) ** 2, m)
-                    optimizer.zero_grad()
-                    value_optimizer.zero_grad()
-                    (pg_loss + o.value_coef * v_loss).backward()
-                    torch.nn.utils.clip_grad_norm_(params, o.max_grad_norm)
-                    optimizer.step()
-                    value_optimizer.step()
-                    stats["policy_loss"] += pg_loss.item()
-                    stats["value_loss"] += v_loss.item()
-                    stats["clip_fraction"] += clip_fraction.item()
-                    # Sampled-token estimate of the policy's entropy.
-                    stats["entropy"] += masked_mean(-logp.detach(), m).item()
-                    stats["update_kl"] += moved
-                    updates += 1
+            for idx in minibatches(len(sequences), o.ppo_epochs, o.minibatch_size, rng):
+                batch = [sequences[i] for i in idx]
+                logp, _, states = policy.score(label, batch, hidden=True)
+                width = logp.shape[1]
+                m = mask[idx][:, :width]
+                moved = approx_kl(logp.detach(), old_logp[idx][:, :width], m).item()
+                if o.max_update_kl and moved > o.max_update_kl:
+                    break  # as far as this rollout may take the policy
+                pg_loss, clip_fraction = clipped_policy_loss(
+                    logp, old_logp[idx][:, :width], advantages[idx][:, :width], m, o.clip
+                )
+                v = value_head(states.detach()).squeeze(-1)
+                v_loss = masked_mean((v - returns[idx][:, :width]) ** 2, m)
+                optimizer.zero_grad()
+                value_optimizer.zero_grad()
+                (pg_loss + o.value_coef * v_loss).backward()
+                torch.nn.utils.clip_grad_norm_(params, o.max_grad_norm)
+                optimizer.step()
+                value_optimizer.step()
+                stats["policy_loss"] += pg_loss.item()
+                stats["value_loss"] += v_loss.item()
+                stats["clip_fraction"] += clip_fraction.item()
+                # Sampled-token estimate of the policy's entropy.
+                stats["entropy"] += masked_mean(-logp.detach(), m).item()
+                stats["update_kl"] += moved
+                updates += 1
             sequence_kl = float(token_kl.sum(1).mean())
             kl.update(sequence_kl, len(sequences))
             row: dict[str, Any] = {
@@ -170,3 +163,13 @@ def train_ppo(
             row.update({f"reward_{name}": float(sum(s) / len(s)) for name, s in terms.items()})
             history.append(row)
     return history
+
+
+def minibatches(n: int, epochs: int, size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Indices of ``n`` samples in minibatches of ``size``, reshuffled each epoch
+    (lazily, so stopping early draws no further shuffles)."""
+    for _ in range(epochs):
+        order = list(range(n))
+        rng.shuffle(order)
+        for start in range(0, n, size):
+            yield order[start : start + size]
