@@ -159,8 +159,10 @@ class KnowledgeGenerator(Component):
 
     @abstractmethod
     def generate(self, label: int | None, n: int, *, seed: int) -> list[Knowledge]:
-        """``n`` new entries for ``label`` (or unlabelled when ``label`` is None),
-        without teacher probabilities; the pipeline labels them."""
+        """``n`` new entries for ``label`` (or unlabelled when ``label`` is None).
+        The pipeline labels them with the teacher, except entries that already
+        carry the distribution of this very teacher (``provenance["labelled_by"]``
+        is its digest, as for knowledge taken from a finished run)."""
 
     def policy(self) -> Any | None:
         """The policy view that an RL optimizer trains, or None if there is none."""
@@ -169,6 +171,11 @@ class KnowledgeGenerator(Component):
     def check(self, task: Task, n: int) -> None:
         """Cheap checks before any model loads (files, fields, enough text for
         ``n`` entries); raise ConfigError naming the option. Optional."""
+
+    def fingerprint(self) -> Any | None:
+        """The content identity of the files ``fit`` reads (None: nothing beyond
+        the config and the task), so that a changed file refits the source."""
+        return None
 
 
 class Teacher(Component):

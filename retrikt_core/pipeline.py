@@ -203,6 +203,37 @@ def stage_reinforce(ctx: StageContext) -> dict[str, Any]:
     return counts
 
 
+# Provenance key: the digest of the teacher whose distribution an entry carries.
+LABELLED_BY = "labelled_by"
+
+
+def teacher_labels(
+    teacher: Component, entries: list[Knowledge], teacher_id: str, batch_size: int
+) -> list[tuple[float, ...]]:
+    """The teacher's distribution for each entry, in order.
+
+    An entry that already carries labels from this very teacher (same saved
+    bytes: a store mixed from finished runs' knowledge) keeps them. The rest
+    are labelled shortest first, so a batch pads little: on long premises a
+    batch in arrival order is padded to its longest member.
+    """
+    probs: list[tuple[float, ...] | None] = [
+        e.teacher_probs if e.teacher_probs and e.provenance.get(LABELLED_BY) == teacher_id else None
+        for e in entries
+    ]
+    todo = sorted(
+        (i for i, p in enumerate(probs) if p is None),
+        key=lambda i: len(entries[i].text) + len(entries[i].text_pair or ""),
+    )
+    batches = range(0, len(todo), batch_size)
+    for start in track(batches, "extract: teacher labels", total=len(batches)):
+        chunk = todo[start : start + batch_size]
+        rows = teacher.predict_proba([entries[i].example for i in chunk])
+        for i, row in zip(chunk, rows, strict=True):
+            probs[i] = tuple(float(p) for p in row)
+    return probs  # type: ignore[return-value]
+
+
 def stage_extract(ctx: StageContext) -> dict[str, Any]:
     o = ctx.config.extract
     task = ctx.task()
@@ -226,17 +257,17 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
         near_duplicate=o.eval_near_duplicate,
     )
     teacher = ctx.load("teacher", "teacher", "teacher")
-    labelled: list[Knowledge] = []
-    batches = range(0, len(report.kept), o.teacher_batch_size)
-    for start in track(batches, "extract: teacher labels", total=len(batches)):
-        batch = report.kept[start : start + o.teacher_batch_size]
-        probs = teacher.predict_proba([e.example for e in batch])
-        for offset, (entry, row) in enumerate(zip(batch, probs, strict=True)):
-            labelled.append(
-                replace(
-                    entry, teacher_probs=tuple(float(p) for p in row), id=f"kn-{start + offset:07d}"
-                )
-            )
+    teacher_id = _output_digest(ctx.stage_dir("teacher") / "teacher")
+    probs = teacher_labels(teacher, report.kept, teacher_id, o.teacher_batch_size)
+    labelled = [
+        replace(
+            entry,
+            teacher_probs=row,
+            provenance={**entry.provenance, LABELLED_BY: teacher_id},
+            id=f"kn-{i:07d}",
+        )
+        for i, (entry, row) in enumerate(zip(report.kept, probs, strict=True))
+    ]
     atomic_write_text(ctx.out / "knowledge.jsonl", dump_jsonl(labelled))
     by_label = Counter(task.label_names[k.teacher_label] for k in labelled)
     counts: dict[str, Any] = {
@@ -246,6 +277,11 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
         "by_source": dict(Counter(k.source for k in labelled)),
         "by_teacher_label": dict(sorted(by_label.items())),
     }
+    reused = sum(
+        bool(e.teacher_probs) and e.provenance.get(LABELLED_BY) == teacher_id for e in report.kept
+    )
+    if reused:
+        counts["labels_reused"] = reused
     requested = [k for k in labelled if k.requested_label is not None]
     if requested:
         agree = sum(k.teacher_label == k.requested_label for k in requested)
@@ -495,6 +531,7 @@ STAGES: tuple[Stage, ...] = (
         ("prepare",),
         stage_tune,
         "supervised soft-prompt tuning (and a second source's fit)",
+        extra=lambda p: p.source_fingerprints(),
     ),
     Stage(
         "reinforce",
@@ -578,9 +615,21 @@ class Pipeline:
         inputs["versions"] = {
             s: self._component_version(s) for s in stage.sections if s in self.config.components
         }
-        if stage.extra is not None:
-            inputs["extra"] = stage.extra(self)
+        extra = stage.extra(self) if stage.extra is not None else None
+        if extra is not None:  # None adds nothing, so keys made before an extra stay
+            inputs["extra"] = extra
         return stable_hash(inputs)
+
+    def source_fingerprints(self) -> dict[str, Any] | None:
+        """What the knowledge sources read from files, or None if nothing."""
+        prints = {}
+        for section in SOURCE_SECTIONS:
+            if self.config.has(section):
+                name, options = self.config.components[section]
+                found = self.plugins.registry.get("generator", name)(options).fingerprint()
+                if found is not None:
+                    prints[section] = found
+        return prints or None
 
     def _component_version(self, section: str) -> str:
         entry = self.plugins.registry.entry(section_kind(section), self.config.plugin(section))

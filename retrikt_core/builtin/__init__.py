@@ -3,6 +3,7 @@ point (``builtin``) exactly as a third-party plugin's would be."""
 
 from retrikt_core.builtin.bow import BowKnnStudent, BowTeacher
 from retrikt_core.builtin.corpus import CorpusGenerator
+from retrikt_core.builtin.knowledge_source import KnowledgeSource
 from retrikt_core.builtin.memory_store import MemoryStore
 from retrikt_core.builtin.none_optimizer import NoOptimizer
 from retrikt_core.builtin.retrievers import HybridRetriever, KnnRetriever
@@ -20,6 +21,7 @@ def register_tasks(register):
 @hookimpl
 def register_generators(register):
     register(CorpusGenerator)
+    register(KnowledgeSource)
 
 
 @hookimpl

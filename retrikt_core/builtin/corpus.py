@@ -14,7 +14,7 @@ from retrikt_core.atomic import atomic_write_text
 from retrikt_core.config import ConfigError, option
 from retrikt_core.interfaces import KnowledgeGenerator, Task
 from retrikt_core.records import Example, Knowledge, dump_jsonl
-from retrikt_core.tasks import read_rows
+from retrikt_core.tasks import file_fingerprint, read_rows
 
 
 @dataclass
@@ -83,6 +83,10 @@ class CorpusGenerator(KnowledgeGenerator):
                 f"generator.path: the corpus {origin} holds {available} texts; extract asks "
                 f"for {n} (lower extract.n_total or extract.n_per_label)"
             )
+
+    def fingerprint(self) -> dict[str, Any] | None:
+        # The task's own split is fingerprinted by `prepare`.
+        return file_fingerprint(Path(self.options.path)) if self.options.path else None
 
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
         if self.options.path:
