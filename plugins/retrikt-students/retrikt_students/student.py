@@ -66,6 +66,13 @@ class StudentTrainingOptions:
     )
     lam: float = option(-1.0, "interpolation weight in [0, 1]; < 0 = learned", maximum=1.0)
     knn_temperature: float = option(-1.0, "neighbour softmax temperature; <= 0 = learned")
+    length_buckets: int = option(
+        0,
+        "batches formed from runs of this many batches sorted by length, then shuffled "
+        "(less padding on inputs of uneven length, such as premise/hypothesis pairs); "
+        "0 = plain shuffled batches",
+        minimum=0,
+    )
     mix_lr: float = option(
         0.05,
         "learning rate of the learned lam and temperature (two scalars: at lr they "
@@ -109,6 +116,29 @@ def _neighbor_tensors(neighbors: Neighbors, num_labels: int):
             probs[i, :m] = torch.tensor(neighbors.label_probs[i], dtype=torch.float32)
             valid[i, :m] = True
     return scores, probs, valid
+
+
+def epoch_batches(
+    order: list[int], lengths: list[int], batch_size: int, buckets: int, rng: random.Random
+) -> list[list[int]]:
+    """One epoch's batches of input indices: ``order`` is shuffled in place by
+    ``rng`` (each epoch reshuffles the last one's order) and cut in turn.
+
+    With ``buckets`` > 0, each run of ``buckets`` batches' worth of shuffled
+    inputs is sorted by length before it is cut, and the batches are then
+    shuffled: a batch is padded to about its own inputs' length, not to the
+    longest of a random draw, and still sees inputs from across the data.
+    """
+    rng.shuffle(order)
+    if buckets <= 0:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    span = batch_size * buckets
+    batches = []
+    for start in range(0, len(order), span):
+        run = sorted(order[start : start + span], key=lambda i: lengths[i])
+        batches += [run[i : i + batch_size] for i in range(0, len(run), batch_size)]
+    rng.shuffle(batches)
+    return batches
 
 
 class TransformerStudent(Student):
@@ -238,14 +268,13 @@ class TransformerStudent(Student):
             groups.append({"params": mix_params, "lr": o.mix_lr, "weight_decay": 0.0})
         optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=0.01)
         params = params + mix_params  # all clipped together
-        order = list(range(len(inputs)))
+        order, lengths = list(range(len(inputs))), (ids != 0).sum(1).tolist()
         losses, match_losses = [], []
         self.model.train()
         for _ in track(range(o.epochs), f"student: {self.name}"):
-            rng.shuffle(order)
             total = matched = 0.0
-            for start in range(0, len(order), o.batch_size):
-                idx = torch.tensor(order[start : start + o.batch_size])
+            for batch in epoch_batches(order, lengths, o.batch_size, o.length_buckets, rng):
+                idx = torch.tensor(batch)
                 batch_ids = ids[idx]
                 batch_ids = batch_ids[:, : max(1, int((batch_ids != 0).sum(1).max()))]
                 logits, pooled = self.model.logits_and_pooled(batch_ids)
@@ -270,7 +299,7 @@ class TransformerStudent(Student):
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 total += loss.item() * len(idx)
-            losses.append(total / len(order))
+            losses.append(total / len(inputs))
             match_losses.append(matched / max(1, len(knowledge)))
         self.model.eval()
         stats: dict[str, Any] = {
