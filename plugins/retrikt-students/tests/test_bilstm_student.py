@@ -125,3 +125,26 @@ def test_padding_does_not_change_a_prediction():
     alone = student.predict_proba([short])
     with_long = student.predict_proba([short, evaluation[1].__class__(short.text + " x" * 30)])
     assert np.allclose(alone[0], with_long[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_unpacked_states_equal_a_packed_lstm(layers):
+    """The dense two-direction run gives what nn.LSTM gives on a packed batch
+    at every real token, with the same weights (so saved students load)."""
+    from retrikt_students.bilstm_model import BiLSTMEncoder
+
+    torch.manual_seed(0)
+    model = BiLSTMEncoder(100, 2, 16, 12, layers, "mean", 0.0).eval()
+    lengths = torch.tensor([9, 3, 1, 6, 8])
+    ids = torch.randint(1, 100, (5, 9))
+    for row, length in enumerate(lengths):
+        ids[row, length:] = 0
+    x = model.embed(ids)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        x, lengths, batch_first=True, enforce_sorted=False
+    )
+    expected, _ = model.lstm(packed)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(expected, batch_first=True, total_length=9)
+    with torch.no_grad():
+        states = model.states(x, lengths) * (ids != 0).unsqueeze(-1)
+    assert torch.allclose(states, expected, atol=1e-6)
