@@ -51,14 +51,38 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
         "total_seconds": sum(record.get("seconds", 0) or 0 for record in stages.values()),
         # What building the knowledge cost beyond the shared teacher: fitting the
         # source(s), RL, generating or reading, filtering and teacher labelling.
-        "knowledge_cpu_seconds": sum(
-            stages.get(name, {}).get("cpu_seconds", 0) or 0
-            for name in ("tune", "reinforce", "extract")
-        ),
+        "knowledge_cpu_seconds": knowledge_cpu_seconds(stages),
+        "taken_cpu_seconds": taken_cost(run_dir),
         "store_entries": stages.get("index", {}).get("counts", {}).get("entries"),
         "label_consistency": extract.get("label_consistency"),
         "knowledge": knowledge_quality(run_dir, extract),
     }
+
+
+def knowledge_cpu_seconds(stages: dict[str, Any]) -> float:
+    return sum(
+        stages.get(name, {}).get("cpu_seconds", 0) or 0 for name in ("tune", "reinforce", "extract")
+    )
+
+
+def taken_cost(run_dir: Path) -> float:
+    """CPU seconds of the knowledge this run took from finished runs (the
+    `knowledge` source): each source run's knowledge cost times the share of
+    its kept entries taken, so a store mixed from two runs is charged what its
+    entries cost to make rather than the near-zero cost of copying them."""
+    counts: dict[str, int] = {}
+    path = run_dir / "stages" / "extract" / "knowledge.jsonl"
+    for line in path.read_text().splitlines():
+        taken = json.loads(line).get("provenance", {}).get("taken_from") if line else None
+        if taken:
+            counts[taken] = counts.get(taken, 0) + 1
+    total = 0.0
+    for file, n in counts.items():
+        source = Path(file).parents[2]  # RUN/stages/extract/knowledge.jsonl
+        stages = json.loads((source / "manifest.json").read_text())["stages"]
+        kept = stages["extract"]["counts"]["kept"]
+        total += knowledge_cpu_seconds(stages) * n / kept
+    return total
 
 
 def knowledge_quality(run_dir: Path, extract: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +161,7 @@ def size_speed(runs: list[dict[str, Any]]) -> list[str]:
 def knowledge_table(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| run | store entries | label consistency | distinct-2 | degenerate (dropped) "
-        "| knowledge CPU min |",
+        "| knowledge CPU min (own + taken from finished runs) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
 
@@ -150,9 +174,14 @@ def knowledge_table(runs: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {Path(run['run_dir']).name} | {run['store_entries']} "
             f"| {pct(run['label_consistency'])} | {distinct} | {pct(k['degenerate_share'])} "
-            f"| {run['knowledge_cpu_seconds'] / 60:.1f} |"
+            f"| {cost_minutes(run)} |"
         )
     return lines
+
+
+def cost_minutes(run: dict[str, Any]) -> str:
+    own, taken = run["knowledge_cpu_seconds"] / 60, run.get("taken_cpu_seconds", 0) / 60
+    return f"{own + taken:.1f} ({own:.1f} + {taken:.1f})" if taken else f"{own:.1f}"
 
 
 def main() -> None:
