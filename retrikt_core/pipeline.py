@@ -203,7 +203,8 @@ def stage_reinforce(ctx: StageContext) -> dict[str, Any]:
     return counts
 
 
-# Provenance key: the digest of the teacher whose distribution an entry carries.
+# Provenance key: the digest of the teacher (saved bytes and plugin release)
+# whose distribution an entry carries.
 LABELLED_BY = "labelled_by"
 
 
@@ -257,7 +258,10 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
         near_duplicate=o.eval_near_duplicate,
     )
     teacher = ctx.load("teacher", "teacher", "teacher")
-    teacher_id = _output_digest(ctx.stage_dir("teacher") / "teacher")
+    # The saved teacher and the release of the plugin that computes with it.
+    teacher_id = stable_hash(
+        [_output_digest(ctx.stage_dir("teacher") / "teacher"), ctx.pipeline.teacher_version()]
+    )
     probs = teacher_labels(teacher, report.kept, teacher_id, o.teacher_batch_size)
     labelled = [
         replace(
@@ -620,6 +624,9 @@ class Pipeline:
             inputs["extra"] = extra
         return stable_hash(inputs)
 
+    def teacher_version(self) -> str:
+        return self._component_version("teacher")
+
     def source_fingerprints(self) -> dict[str, Any] | None:
         """What the knowledge sources read from files, or None if nothing."""
         prints = {}
@@ -647,11 +654,15 @@ class Pipeline:
         for section, _, n in requests(self.config, self.task, self.plugins):
             asked[section] = asked.get(section, 0) + n
         self._check_teacher_states()
-        for section, n in asked.items():
+        for section in SOURCE_SECTIONS:
+            if not self.config.has(section):
+                continue
             name, options = self.config.components[section]
             source = self.plugins.registry.get("generator", name)(options)
             try:
-                source.check(self.task, n)
+                # A source asked for nothing is still fitted and fingerprinted.
+                source.check(self.task, asked.get(section, 0))
+                source.fingerprint()
             except ConfigError as exc:
                 # Sources name their options as `generator.*`; say which section.
                 message = str(exc)

@@ -108,6 +108,7 @@ def test_a_changed_source_file_refits_the_source(tmp_path, two_runs):
         ("broken", r"second_source\.path: .*broken\.jsonl line 1 is not a knowledge entry"),
         ("pairs", r"second_source\.path: task 'files' reads single texts, but 1 of the 1"),
         ("small", r"second_source\.path: .*small\.jsonl holds 1 entries; extract asks for 40"),
+        ("labels", r"second_source\.path: .*labels\.jsonl line 1 is not knowledge of a 2-label"),
     ],
 )
 def test_bad_knowledge_is_refused_before_any_stage(small_run, tmp_path, setup, message):
@@ -120,6 +121,8 @@ def test_bad_knowledge_is_refused_before_any_stage(small_run, tmp_path, setup, m
         path.write_text("\n")
     elif setup == "broken":
         path.write_text("{not json\n")
+    elif setup == "labels":
+        path.write_text(json.dumps({**one, "teacher_probs": [0.2, 0.3, 0.5]}) + "\n")
     elif setup == "pairs":
         path.write_text(json.dumps({**one, "text_pair": "and another"}) + "\n")
     else:
@@ -128,6 +131,19 @@ def test_bad_knowledge_is_refused_before_any_stage(small_run, tmp_path, setup, m
         config.read_text() + f'\n[second_source]\nplugin = "knowledge"\npath = "{path}"\n'
     )
     with pytest.raises(ConfigError, match=message):
+        make_pipeline(config, run_dir).run()
+    assert not (run_dir / "stages" / "prepare").exists(), "refused before any stage ran"
+
+
+@pytest.mark.parametrize("plugin", ["knowledge", "corpus"])
+def test_a_source_asked_for_nothing_is_still_checked(small_run, tmp_path, plugin):
+    config, run_dir, _ = small_run
+    missing = tmp_path / "nowhere.jsonl"
+    config.write_text(
+        config.read_text().replace("n_per_label = 40", "n_per_label = 40\nsecond_source_share = 0")
+        + f'\n[second_source]\nplugin = "{plugin}"\npath = "{missing}"\n'
+    )
+    with pytest.raises(ConfigError, match=r"second_source\.path: .*nowhere\.jsonl"):
         make_pipeline(config, run_dir).run()
     assert not (run_dir / "stages" / "prepare").exists(), "refused before any stage ran"
 

@@ -86,7 +86,11 @@ class CorpusGenerator(KnowledgeGenerator):
 
     def fingerprint(self) -> dict[str, Any] | None:
         # The task's own split is fingerprinted by `prepare`.
-        return file_fingerprint(Path(self.options.path)) if self.options.path else None
+        if not self.options.path:
+            return None
+        if not Path(self.options.path).is_file():
+            raise ConfigError(f"generator.path: corpus file not found: {self.options.path}")
+        return file_fingerprint(Path(self.options.path))
 
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
         if self.options.path:

@@ -55,7 +55,10 @@ class KnowledgeSource(KnowledgeGenerator):
             raise ConfigError(
                 f"generator.path: no knowledge file at {file} (a run whose extract stage finished)"
             )
-        lines = [line for line in file.read_text(encoding="utf-8").splitlines() if line]
+        try:
+            lines = [line for line in file.read_text(encoding="utf-8").splitlines() if line]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"generator.path: cannot read {file} ({exc})") from None
         if not lines:
             raise ConfigError(f"generator.path: knowledge file {file} holds no entries")
         entries = []
@@ -66,6 +69,18 @@ class KnowledgeSource(KnowledgeGenerator):
                 raise ConfigError(
                     f"generator.path: {file} line {number} is not a knowledge entry ({exc})"
                 ) from None
+        for number, entry in enumerate(entries, 1):
+            labels = task.num_labels
+            if (
+                entry.teacher_probs
+                and len(entry.teacher_probs) != labels
+                or (entry.requested_label is not None and not 0 <= entry.requested_label < labels)
+            ):
+                raise ConfigError(
+                    f"generator.path: {file} line {number} is not knowledge of a "
+                    f"{labels}-label task (teacher_probs {list(entry.teacher_probs)}, "
+                    f"requested_label {entry.requested_label})"
+                )
         paired = sum(e.text_pair is not None for e in entries)
         if paired != (len(entries) if task.is_pair else 0):
             want = "pairs" if task.is_pair else "single texts"
@@ -85,6 +100,8 @@ class KnowledgeSource(KnowledgeGenerator):
             )
 
     def fingerprint(self) -> dict[str, Any]:
+        if not self.file().is_file():
+            raise ConfigError(f"generator.path: no knowledge file at {self.file()}")
         return file_fingerprint(self.file())
 
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
