@@ -13,7 +13,14 @@
 # can run side by side on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ $# -ne 2 ]; then
+  echo "usage: $0 TASK SEED   (needs examples/configs/TASK-{retrikt,transfer,mixed}.toml)" >&2
+  exit 2
+fi
 task=$1 seed=$2
+for kind in retrikt transfer mixed; do
+  [ -f "examples/configs/$task-$kind.toml" ] || { echo "no examples/configs/$task-$kind.toml" >&2; exit 2; }
+done
 per_label=${GEN_PER_LABEL:-1200}    # RTE keeps ~83% of what it writes: ~2,000 entries
 runs=${RUNS:-runs/method}
 bin=.venv/bin/retrikt

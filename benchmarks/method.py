@@ -79,9 +79,13 @@ def taken_cost(run_dir: Path) -> float:
     total = 0.0
     for file, n in counts.items():
         source = Path(file).parents[2]  # RUN/stages/extract/knowledge.jsonl
-        stages = json.loads((source / "manifest.json").read_text())["stages"]
-        kept = stages["extract"]["counts"]["kept"]
-        total += knowledge_cpu_seconds(stages) * n / kept
+        manifest = source / "manifest.json"
+        if Path(file).parent.name != "extract" or not manifest.is_file():
+            print(f"warning: {run_dir.name}: no run behind {file}; its cost is not counted")
+            continue
+        stages = json.loads(manifest.read_text())["stages"]
+        own = knowledge_cpu_seconds(stages) + taken_cost(source)
+        total += own * n / stages["extract"]["counts"]["kept"]
     return total
 
 
