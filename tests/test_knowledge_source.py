@@ -25,6 +25,19 @@ def extract_counts(run_dir):
     return json.loads((run_dir / "manifest.json").read_text())["stages"]["extract"]["counts"]
 
 
+def source_config(tmp_path, name, data, generator, extract, extra=""):
+    """A small run's config with its generator section and extract sizes replaced."""
+    run_dir = tmp_path / name
+    config = write_config(tmp_path / f"{name}.toml", data, run_dir)
+    config.write_text(
+        config.read_text()
+        .replace('plugin = "template"', generator)
+        .replace("n_per_label = 40", extract)
+        + extra
+    )
+    return config, run_dir
+
+
 @pytest.fixture
 def two_runs(tmp_path, testkit_site):
     """A generated-knowledge run and a transfer-set run on the same data and teacher."""
@@ -32,27 +45,22 @@ def two_runs(tmp_path, testkit_site):
     (tmp_path / "corpus.txt").write_text("\n".join(CORPUS) + "\n")
     generated = tmp_path / "generated"
     make_pipeline(write_config(tmp_path / "gen.toml", data, generated), generated).run()
-    transfer = tmp_path / "transfer"
-    config = write_config(tmp_path / "transfer.toml", data, transfer)
-    config.write_text(
-        config.read_text()
-        .replace('plugin = "template"', f'plugin = "corpus"\npath = "{tmp_path / "corpus.txt"}"')
-        .replace("n_per_label = 40", "n_total = 50")
-    )
+    corpus = f'plugin = "corpus"\npath = "{tmp_path / "corpus.txt"}"'
+    config, transfer = source_config(tmp_path, "transfer", data, corpus, "n_total = 50")
     make_pipeline(config, transfer).run()
     return data, generated, transfer
 
 
 def mixed_config(tmp_path, data, generated, transfer, teacher_epochs=60):
-    run_dir = tmp_path / "mixed"
-    config = write_config(tmp_path / "mixed.toml", data, run_dir)
-    config.write_text(
-        config.read_text()
-        .replace('plugin = "template"', f'plugin = "knowledge"\npath = "{generated}"')
-        .replace("n_per_label = 40", "n_total = 40\nsecond_source_share = 0.5")
-        .replace("epochs = 60", f"epochs = {teacher_epochs}", 1)
-        + f'\n[second_source]\nplugin = "knowledge"\npath = "{transfer}"\n'
+    config, run_dir = source_config(
+        tmp_path,
+        "mixed",
+        data,
+        f'plugin = "knowledge"\npath = "{generated}"',
+        "n_total = 40\nsecond_source_share = 0.5",
+        f'\n[second_source]\nplugin = "knowledge"\npath = "{transfer}"\n',
     )
+    config.write_text(config.read_text().replace("epochs = 60", f"epochs = {teacher_epochs}", 1))
     return config, run_dir
 
 
