@@ -154,6 +154,7 @@ class LLMGenerator(KnowledgeGenerator):
         self.use(label)
         o = self.options
         cue = torch.tensor([self.cue_ids()])
+        base = self.model.get_base_model()
         torch.manual_seed(seed)
         out: list[list[int]] = []
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
@@ -161,9 +162,20 @@ class LLMGenerator(KnowledgeGenerator):
         with torch.no_grad():
             for start in track(batches, f"generator: sampling label {label}", total=len(batches)):
                 size = min(o.gen_batch_size, n - start)
-                generated = self.model.generate(
-                    input_ids=cue.expand(size, -1),
-                    attention_mask=torch.ones(size, cue.shape[1], dtype=torch.long),
+                # The soft prompt and the cue as embeddings, sampled by the base
+                # model: PeftModel.generate (peft 0.21) recomputed the whole
+                # sequence at every step, about 4x the CPU time of this cached
+                # path; the distributions are the same (test).
+                embeds = torch.cat(
+                    [
+                        self.model.get_prompt(batch_size=size).to(base.dtype),
+                        base.get_input_embeddings()(cue.expand(size, -1)),
+                    ],
+                    dim=1,
+                )
+                generated = base.generate(
+                    inputs_embeds=embeds,
+                    attention_mask=torch.ones(size, embeds.shape[1], dtype=torch.long),
                     do_sample=True,
                     temperature=o.temperature,
                     top_p=o.top_p,
@@ -173,8 +185,8 @@ class LLMGenerator(KnowledgeGenerator):
                     pad_token_id=pad,
                     use_cache=True,
                 )
-                for row in generated:
-                    ids = row.tolist()[cue.shape[1] :]
+                for row in generated:  # only new tokens: the input was embeddings
+                    ids = row.tolist()
                     if eos in ids:
                         ids = ids[: ids.index(eos)]
                     out.append([t for t in ids if t != pad])

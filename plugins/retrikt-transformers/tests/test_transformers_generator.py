@@ -120,3 +120,20 @@ def test_smollm2_generates_text_for_a_label():
     samples = generator.generate(1, 2, seed=0)
     assert len(samples) == 2
     assert any(len(k.provenance["raw"].split()) >= 2 for k in samples)
+
+
+def test_sampling_path_reads_the_same_next_token_scores_as_the_peft_model(tuned):
+    """sample_ids feeds the soft prompt as embeddings to the base model (so the
+    KV cache is used); its scores must be the ones PeftModel computes."""
+    generator, _ = tuned
+    base = generator.model.get_base_model()
+    cue = torch.tensor([generator.cue_ids()] * 2)
+    for label in (0, 1):
+        generator.use(label)
+        with torch.no_grad():
+            peft_logits = generator.model(input_ids=cue).logits[:, -1]
+            embeds = torch.cat(
+                [generator.model.get_prompt(batch_size=2), base.get_input_embeddings()(cue)], 1
+            )
+            direct = base(inputs_embeds=embeds).logits[:, -1]
+        assert torch.allclose(peft_logits, direct, atol=1e-5)
