@@ -208,6 +208,11 @@ def stage_reinforce(ctx: StageContext) -> dict[str, Any]:
 LABELLED_BY = "labelled_by"
 
 
+def labelled_by(entry: Knowledge, teacher_id: str) -> bool:
+    """Whether ``entry`` carries a distribution that the teacher ``teacher_id`` made."""
+    return bool(entry.teacher_probs) and entry.provenance.get(LABELLED_BY) == teacher_id
+
+
 def teacher_labels(
     teacher: Component, entries: list[Knowledge], teacher_id: str, batch_size: int
 ) -> list[tuple[float, ...]]:
@@ -219,8 +224,7 @@ def teacher_labels(
     batch in arrival order is padded to its longest member.
     """
     probs: list[tuple[float, ...] | None] = [
-        e.teacher_probs if e.teacher_probs and e.provenance.get(LABELLED_BY) == teacher_id else None
-        for e in entries
+        e.teacher_probs if labelled_by(e, teacher_id) else None for e in entries
     ]
     todo = sorted(
         (i for i, p in enumerate(probs) if p is None),
@@ -260,7 +264,10 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
     teacher = ctx.load("teacher", "teacher", "teacher")
     # The saved teacher and the release of the plugin that computes with it.
     teacher_id = stable_hash(
-        [_output_digest(ctx.stage_dir("teacher") / "teacher"), ctx.pipeline.teacher_version()]
+        [
+            _output_digest(ctx.stage_dir("teacher") / "teacher"),
+            ctx.pipeline._component_version("teacher"),
+        ]
     )
     probs = teacher_labels(teacher, report.kept, teacher_id, o.teacher_batch_size)
     labelled = [
@@ -281,9 +288,7 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
         "by_source": dict(Counter(k.source for k in labelled)),
         "by_teacher_label": dict(sorted(by_label.items())),
     }
-    reused = sum(
-        bool(e.teacher_probs) and e.provenance.get(LABELLED_BY) == teacher_id for e in report.kept
-    )
+    reused = sum(labelled_by(e, teacher_id) for e in report.kept)
     if reused:
         counts["labels_reused"] = reused
     requested = [k for k in labelled if k.requested_label is not None]
@@ -623,9 +628,6 @@ class Pipeline:
         if extra is not None:  # None adds nothing, so keys made before an extra stay
             inputs["extra"] = extra
         return stable_hash(inputs)
-
-    def teacher_version(self) -> str:
-        return self._component_version("teacher")
 
     def source_fingerprints(self) -> dict[str, Any] | None:
         """What the knowledge sources read from files, or None if nothing."""

@@ -38,11 +38,15 @@ class CorpusGenerator(KnowledgeGenerator):
         self.pool: list[Example] = []
         self.origin = ""
 
-    def _read_file(self, task: Task) -> list[Example]:
-        o = self.options
-        path = Path(o.path)
+    def _file(self) -> Path:
+        path = Path(self.options.path)
         if not path.is_file():
             raise ConfigError(f"generator.path: corpus file not found: {path}")
+        return path
+
+    def _read_file(self, task: Task) -> list[Example]:
+        o = self.options
+        path = self._file()
         fmt = o.format if o.format != "auto" else path.suffix.lower().lstrip(".")
         if fmt == "txt":
             lines = path.read_text(encoding="utf-8").splitlines()
@@ -86,11 +90,7 @@ class CorpusGenerator(KnowledgeGenerator):
 
     def fingerprint(self) -> dict[str, Any] | None:
         # The task's own split is fingerprinted by `prepare`.
-        if not self.options.path:
-            return None
-        if not Path(self.options.path).is_file():
-            raise ConfigError(f"generator.path: corpus file not found: {self.options.path}")
-        return file_fingerprint(Path(self.options.path))
+        return file_fingerprint(self._file()) if self.options.path else None
 
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
         if self.options.path:

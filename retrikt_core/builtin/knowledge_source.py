@@ -43,18 +43,20 @@ class KnowledgeSource(KnowledgeGenerator):
         self.origin = ""
 
     def file(self) -> Path:
-        """The knowledge file the ``path`` option names (a run dir or the file)."""
+        """The knowledge file the ``path`` option names (a run dir or the file),
+        which must exist."""
         if not self.options.path:
             raise ConfigError("generator.path: the knowledge source needs a run directory or file")
         path = Path(self.options.path)
-        return path / KNOWLEDGE_FILE if path.is_dir() else path
-
-    def _read(self, task: Task) -> list[Knowledge]:
-        file = self.file()
+        file = path / KNOWLEDGE_FILE if path.is_dir() else path
         if not file.is_file():
             raise ConfigError(
                 f"generator.path: no knowledge file at {file} (a run whose extract stage finished)"
             )
+        return file
+
+    def _read(self, task: Task) -> list[Knowledge]:
+        file = self.file()
         try:
             lines = [line for line in file.read_text(encoding="utf-8").splitlines() if line]
         except (OSError, UnicodeDecodeError) as exc:
@@ -100,8 +102,6 @@ class KnowledgeSource(KnowledgeGenerator):
             )
 
     def fingerprint(self) -> dict[str, Any]:
-        if not self.file().is_file():
-            raise ConfigError(f"generator.path: no knowledge file at {self.file()}")
         return file_fingerprint(self.file())
 
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
