@@ -48,9 +48,7 @@ def main() -> None:
         )
 
     def embeddings_path():
-        embeds = torch.cat(
-            [generator.model.get_prompt(batch_size=args.batch), base.get_input_embeddings()(cue)], 1
-        )
+        embeds = generator.prefix_embeddings(0, args.batch)
         mask = torch.ones(args.batch, embeds.shape[1], dtype=torch.long)
         return base.generate(inputs_embeds=embeds, attention_mask=mask, **common)
 

@@ -84,6 +84,17 @@ class LLMGenerator(KnowledgeGenerator):
     def cue_ids(self) -> list[int]:
         return self.tokenizer(formats.cue(self.field_names), add_special_tokens=False)["input_ids"]
 
+    def prefix_embeddings(self, label: int, n: int, prompt=None):
+        """``[n, virtual_tokens + cue, hidden]``: the soft prompt of ``label`` (or
+        ``prompt``, say a frozen reference copy) and the cue, as input
+        embeddings of the base model. Sampling and RL scoring both start here."""
+        import torch
+
+        base = self.model.get_base_model()
+        prompt = self.prompt_weight(label) if prompt is None else prompt
+        cue = base.get_input_embeddings()(torch.tensor([self.cue_ids()]).expand(n, -1))
+        return torch.cat([prompt.unsqueeze(0).expand(n, -1, -1).to(cue.dtype), cue], dim=1)
+
     # --- tuning -----------------------------------------------------------------
     def _lm_batch(self, examples: list[Example]):
         """Cue + written example + EOS, right-padded; labels -100 on the cue and pads."""
@@ -153,7 +164,6 @@ class LLMGenerator(KnowledgeGenerator):
 
         self.use(label)
         o = self.options
-        cue = torch.tensor([self.cue_ids()])
         base = self.model.get_base_model()
         torch.manual_seed(seed)
         out: list[list[int]] = []
@@ -166,13 +176,7 @@ class LLMGenerator(KnowledgeGenerator):
                 # model: PeftModel.generate (peft 0.21) recomputed the whole
                 # sequence at every step, about 4x the CPU time of this cached
                 # path; the distributions are the same (test).
-                embeds = torch.cat(
-                    [
-                        self.model.get_prompt(batch_size=size).to(base.dtype),
-                        base.get_input_embeddings()(cue.expand(size, -1)),
-                    ],
-                    dim=1,
-                )
+                embeds = self.prefix_embeddings(label, size)
                 generated = base.generate(
                     inputs_embeds=embeds,
                     attention_mask=torch.ones(size, embeds.shape[1], dtype=torch.long),

@@ -37,21 +37,17 @@ class SoftPromptPolicy:
         of ``sequences`` after the cue, under the current or the reference prompt."""
         import torch
 
-        prompt = self.reference[label] if reference else self.generator.prompt_weight(label)
-        cue = self.generator.cue_ids()
+        prompt = self.reference[label] if reference else None
         pad = self.generator.tokenizer.pad_token_id
         width = max(1, max(map(len, sequences)))
         tokens = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
         mask = torch.tensor([[True] * len(s) + [False] * (width - len(s)) for s in sequences])
         n = len(sequences)
-        ids = torch.cat([torch.tensor([cue]).expand(n, -1), tokens], dim=1)
-        embeds = self.base.get_input_embeddings()(ids)
-        embeds = torch.cat([prompt.unsqueeze(0).expand(n, -1, -1).to(embeds.dtype), embeds], 1)
-        attention = torch.cat(
-            [torch.ones(n, prompt.shape[0] + len(cue), dtype=torch.long), mask.long()], dim=1
-        )
+        prefix = self.generator.prefix_embeddings(label, n, prompt)
+        embeds = torch.cat([prefix, self.base.get_input_embeddings()(tokens)], dim=1)
+        attention = torch.cat([torch.ones(n, prefix.shape[1], dtype=torch.long), mask.long()], 1)
         out = self.base(inputs_embeds=embeds, attention_mask=attention, output_hidden_states=hidden)
-        start = prompt.shape[0] + len(cue) - 1  # logits at p predict token p + 1
+        start = prefix.shape[1] - 1  # logits at p predict token p + 1
         logits = out.logits[:, start : start + width, :] / self.generator.options.temperature
         logp = logits.log_softmax(-1).gather(2, tokens.unsqueeze(-1)).squeeze(-1)
         logp = logp.masked_fill(~mask, 0.0)

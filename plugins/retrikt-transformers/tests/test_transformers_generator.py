@@ -132,8 +132,5 @@ def test_sampling_path_reads_the_same_next_token_scores_as_the_peft_model(tuned)
         generator.use(label)
         with torch.no_grad():
             peft_logits = generator.model(input_ids=cue).logits[:, -1]
-            embeds = torch.cat(
-                [generator.model.get_prompt(batch_size=2), base.get_input_embeddings()(cue)], 1
-            )
-            direct = base(inputs_embeds=embeds).logits[:, -1]
+            direct = base(inputs_embeds=generator.prefix_embeddings(label, 2)).logits[:, -1]
         assert torch.allclose(peft_logits, direct, atol=1e-5)
