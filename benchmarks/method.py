@@ -41,6 +41,7 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
         return None  # unfinished, or metrics left from another config (a copied run)
     stages = manifest["stages"]
     extract = stages.get("extract", {}).get("counts", {})
+    rows = knowledge_rows(run_dir)
     return {
         "run_dir": str(run_dir),
         "task": match["task"],
@@ -52,10 +53,10 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
         # What building the knowledge cost beyond the shared teacher: fitting the
         # source(s), RL, generating or reading, filtering and teacher labelling.
         "knowledge_cpu_seconds": knowledge_cpu_seconds(stages),
-        "taken_cpu_seconds": taken_cost(run_dir),
+        "taken_cpu_seconds": taken_cost(run_dir, rows),
         "store_entries": stages.get("index", {}).get("counts", {}).get("entries"),
         "label_consistency": extract.get("label_consistency"),
-        "knowledge": knowledge_quality(run_dir, extract),
+        "knowledge": knowledge_quality(rows, extract),
     }
 
 
@@ -65,15 +66,19 @@ def knowledge_cpu_seconds(stages: dict[str, Any]) -> float:
     )
 
 
-def taken_cost(run_dir: Path) -> float:
+def knowledge_rows(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "stages" / "extract" / "knowledge.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def taken_cost(run_dir: Path, rows: list[dict[str, Any]]) -> float:
     """CPU seconds of the knowledge this run took from finished runs (the
     `knowledge` source): each source run's knowledge cost times the share of
     its kept entries taken, so a store mixed from two runs is charged what its
     entries cost to make rather than the near-zero cost of copying them."""
     counts: dict[str, int] = {}
-    path = run_dir / "stages" / "extract" / "knowledge.jsonl"
-    for line in path.read_text().splitlines():
-        taken = json.loads(line).get("provenance", {}).get("taken_from") if line else None
+    for row in rows:
+        taken = row.get("provenance", {}).get("taken_from")
         if taken:
             counts[taken] = counts.get(taken, 0) + 1
     total = 0.0
@@ -84,16 +89,14 @@ def taken_cost(run_dir: Path) -> float:
             print(f"warning: {run_dir.name}: no run behind {file}; its cost is not counted")
             continue
         stages = json.loads(manifest.read_text())["stages"]
-        own = knowledge_cpu_seconds(stages) + taken_cost(source)
+        own = knowledge_cpu_seconds(stages) + taken_cost(source, knowledge_rows(source))
         total += own * n / stages["extract"]["counts"]["kept"]
     return total
 
 
-def knowledge_quality(run_dir: Path, extract: dict[str, Any]) -> dict[str, Any]:
+def knowledge_quality(rows: list[dict[str, Any]], extract: dict[str, Any]) -> dict[str, Any]:
     """Distinct-2 of the kept entries, the degenerate share of what was
     gathered, and the entries per source."""
-    path = run_dir / "stages" / "extract" / "knowledge.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line]
     texts = [r["text"] + (" " + r["text_pair"] if r.get("text_pair") else "") for r in rows]
     generated = extract.get("generated") or 0
     return {
