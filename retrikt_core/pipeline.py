@@ -266,7 +266,7 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
     teacher_id = stable_hash(
         [
             _output_digest(ctx.stage_dir("teacher") / "teacher"),
-            ctx.pipeline._component_version("teacher"),
+            ctx.pipeline.component_version("teacher"),
         ]
     )
     probs = teacher_labels(teacher, report.kept, teacher_id, o.teacher_batch_size)
@@ -622,7 +622,7 @@ class Pipeline:
         inputs["needs"] = {n: manifest["stages"].get(n, {}).get("output_id") for n in stage.needs}
         # A new release of the plugin behind a component may compute differently.
         inputs["versions"] = {
-            s: self._component_version(s) for s in stage.sections if s in self.config.components
+            s: self.component_version(s) for s in stage.sections if s in self.config.components
         }
         extra = stage.extra(self) if stage.extra is not None else None
         if extra is not None:  # None adds nothing, so keys made before an extra stay
@@ -640,7 +640,9 @@ class Pipeline:
                     prints[section] = found
         return prints or None
 
-    def _component_version(self, section: str) -> str:
+    def component_version(self, section: str) -> str:
+        """`package==version` of the plugin behind ``section``: a new release may
+        compute differently, so stage keys and label provenance include it."""
         entry = self.plugins.registry.entry(section_kind(section), self.config.plugin(section))
         info = self.plugins.infos.get(entry.plugin)
         return f"{entry.package}=={info.version if info else 'unknown'}"
