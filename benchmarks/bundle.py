@@ -137,7 +137,7 @@ def main() -> None:
     import numpy as np
 
     from retrikt_core.atomic import atomic_write_json
-    from retrikt_core.bundle_export import ExportOptions, export_bundle
+    from retrikt_core.bundle import ExportOptions, export_bundle
 
     run = Path(args.run)
     bundle_dir = Path(args.bundle or f"{run}-bundle")

@@ -27,8 +27,8 @@ from retrikt_transformers.models import load_causal_lm
 from retrikt_transformers.teacher import LLMTeacher, LLMTeacherOptions
 
 from retrikt_core.atomic import atomic_write_json
+from retrikt_core.knowledge import degenerate_reason, distinct_n
 from retrikt_core.plugins import get_plugins
-from retrikt_core.textstats import degenerate_reason, distinct_n
 
 
 def quality(samples, teacher, task) -> dict:

@@ -31,7 +31,7 @@ CHOICES: dict[str, dict[str, Any]] = {
 
 def measure(run_dir: Path, method: str) -> list[dict[str, Any]]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from retrikt_students.student import TransformerStudent
+    from retrikt_students.tiny_transformer import TransformerStudent
 
     lines = (run_dir / "stages/prepare/eval.jsonl").read_text().splitlines()
     examples = [Example.from_dict(json.loads(line)) for line in lines if line]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from retrikt_core.atomic import atomic_write_json
-from retrikt_core.textstats import distinct_n
+from retrikt_core.knowledge import distinct_n
 
 METHODS = ("teacher", "kshot_student", "kd_student", "retrikt_student")
 NAME = re.compile(r"^(?P<task>[a-z0-9]+)-s(?P<seed>\d+)(?:-(?P<variant>[\w.-]+))?$")

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from retrikt_core.atomic import atomic_write_json
+from retrikt_core.inspection import RunPredictor
 from retrikt_core.interpolation import interpolate
-from retrikt_core.predict import RunPredictor
 from retrikt_core.records import Example, Knowledge, Neighbors
 
 LAMS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)

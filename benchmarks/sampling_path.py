@@ -1,6 +1,6 @@
 """CPU time of sampling from a tuned soft-prompt generator two ways, one torch
-thread, same process: through ``PeftModel.generate`` (what sample_ids did up
-to session 5) and through the base model's ``generate`` with the soft prompt
+thread, same process: through ``PeftModel.generate`` (which recomputes the
+whole sequence at every step) and through the base model's ``generate`` with the soft prompt
 and cue given as embeddings (what it does now, so the KV cache is used):
 
     .venv/bin/python benchmarks/sampling_path.py runs/method/rte-s0-gen2k [--batch 8 --tokens 24]

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from retrikt_core.atomic import atomic_write_json
+from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
 from retrikt_core.records import Example, Knowledge
-from retrikt_core.tasks import FilesTask, FilesTaskOptions
 
 
 def packed_bilstm_student(options):
@@ -59,7 +59,7 @@ def main() -> None:
 
     import torch
     from retrikt_students.bilstm import BiLSTMStudent
-    from retrikt_students.student import TransformerStudent
+    from retrikt_students.tiny_transformer import TransformerStudent
 
     torch.set_num_threads(1)
     lines = (Path(args.data_dir) / "rte" / "train.jsonl").read_text().splitlines()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from retrikt_core.atomic import atomic_write_json
+from retrikt_core.errors import ArtifactError, ConfigError, TaskDataError
 from retrikt_core.records import Example, Knowledge, Neighbors
 
 
@@ -75,7 +76,7 @@ class Component(ABC):  # noqa: B024 (kinds below declare the abstract methods)
 def read_component_meta(path: Path) -> dict[str, Any]:
     meta_path = Path(path) / COMPONENT_FILE
     if not meta_path.is_file():
-        raise FileNotFoundError(f"{meta_path}: missing; not a saved retrikt component")
+        raise ArtifactError(f"{meta_path}: missing; not a saved retrikt component")
     return json.loads(meta_path.read_text())
 
 
@@ -127,13 +128,13 @@ class Task(Component):
         by_label: dict[int, list[Example]] = {i: [] for i in range(self.num_labels)}
         for example in examples:
             if example.label is None:
-                raise ValueError(f"example {example.id!r} has no label")
+                raise TaskDataError(f"example {example.id!r} has no label")
             by_label[example.label].append(example)
         rng = random.Random(seed)
         chosen: list[Example] = []
         for label, pool in by_label.items():
             if len(pool) < k:
-                raise ValueError(
+                raise TaskDataError(
                     f"task {self.name!r}: label {self.label_names[label]!r} has "
                     f"{len(pool)} examples in split {self.train_split!r}, fewer than k_shot={k}"
                 )
@@ -322,6 +323,17 @@ class Student(Component):
     def wants_teacher_states(self) -> bool:
         """Whether :meth:`fit` should get the teacher's hidden states of the knowledge."""
         return False
+
+    def check_teacher(self, teacher: type[Teacher]) -> None:
+        """Raise :class:`~retrikt_core.errors.ConfigError` if this student cannot
+        learn from ``teacher`` (checked before any stage runs). By default: a
+        student that wants hidden states needs a teacher that implements
+        :meth:`Teacher.embed`. Override to name your own option in the message."""
+        if self.wants_teacher_states() and teacher.embed is Teacher.embed:
+            raise ConfigError(
+                f"student {self.name!r} matches the teacher's hidden states, but teacher "
+                f"{teacher.name!r} has none (it does not implement embed)"
+            )
 
     @abstractmethod
     def predict_proba(

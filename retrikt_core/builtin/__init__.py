@@ -1,15 +1,15 @@
 """The components retrikt-core ships, registered through the ``retrikt`` entry
 point (``builtin``) exactly as a third-party plugin's would be."""
 
+from retrikt_core.api import hookimpl
 from retrikt_core.builtin.bow import BowKnnStudent, BowTeacher
 from retrikt_core.builtin.corpus import CorpusGenerator
 from retrikt_core.builtin.knowledge_source import KnowledgeSource
 from retrikt_core.builtin.memory_store import MemoryStore
 from retrikt_core.builtin.none_optimizer import NoOptimizer
 from retrikt_core.builtin.retrievers import HybridRetriever, KnnRetriever
-from retrikt_core.hookspecs import hookimpl
-from retrikt_core.rewards import REWARD_TERMS
-from retrikt_core.tasks import TASKS
+from retrikt_core.builtin.reward_terms import REWARD_TERMS
+from retrikt_core.builtin.tasks import TASKS
 
 
 @hookimpl

@@ -13,12 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from retrikt_core.builtin.features import hashed_features
+from retrikt_core.api import (
+    Example,
+    Knowledge,
+    Neighbors,
+    Retriever,
+    Student,
+    Task,
+    Teacher,
+    hashed_features,
+    interpolate,
+    option,
+    tune_interpolation,
+)
 from retrikt_core.builtin.softmax import SoftmaxModel, soften, train_softmax
-from retrikt_core.config import option
-from retrikt_core.interfaces import Retriever, Student, Task, Teacher
-from retrikt_core.interpolation import interpolate, tune_interpolation
-from retrikt_core.records import Example, Knowledge, Neighbors
 
 
 def _save_model(model: SoftmaxModel, path: Path) -> None:

@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrikt_core.atomic import atomic_write_text
-from retrikt_core.config import ConfigError, option
-from retrikt_core.interfaces import KnowledgeGenerator, Task
-from retrikt_core.records import Example, Knowledge, dump_jsonl
-from retrikt_core.tasks import file_fingerprint
+from retrikt_core.api import (
+    ConfigError,
+    Example,
+    Knowledge,
+    KnowledgeGenerator,
+    Task,
+    atomic_write_text,
+    dump_jsonl,
+    file_fingerprint,
+    option,
+)
 
 KNOWLEDGE_FILE = Path("stages") / "extract" / "knowledge.jsonl"
 

@@ -9,18 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from retrikt_core.atomic import atomic_write_bytes
-from retrikt_core.builtin.features import hashed_features
-from retrikt_core.config import option
-from retrikt_core.entry_table import EntryTable, empty_neighbors, load_table
-from retrikt_core.interfaces import KnowledgeStore
-from retrikt_core.ranking import top_k
-from retrikt_core.records import Example, Knowledge, Neighbors, dump_jsonl
-from retrikt_core.storefiles import (
+from retrikt_core.api import (
     MANIFEST,
+    EntryTable,
+    Example,
+    Knowledge,
+    KnowledgeStore,
+    Neighbors,
     StoreFileError,
+    atomic_write_bytes,
     check_matches,
+    dump_jsonl,
+    empty_neighbors,
+    hashed_features,
+    load_table,
+    option,
     read_manifest,
+    top_k,
     write_manifest,
 )
 

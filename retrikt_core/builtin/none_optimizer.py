@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrikt_core.interfaces import KnowledgeGenerator, RewardFn, RLOptimizer, Task
+from retrikt_core.api import KnowledgeGenerator, RewardFn, RLOptimizer, Task
 
 
 class NoOptimizer(RLOptimizer):

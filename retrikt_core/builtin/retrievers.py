@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrikt_core.config import option
-from retrikt_core.interfaces import Retriever
-from retrikt_core.records import Example, Neighbors
+from retrikt_core.api import Example, Neighbors, Retriever, option
 
 
 @dataclass

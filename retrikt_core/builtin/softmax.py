@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrikt_core.progress import track
+from retrikt_core.api import track
 
 
 @dataclass

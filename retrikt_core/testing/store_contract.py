@@ -27,7 +27,7 @@ import pytest
 
 from retrikt_core.interfaces import COMPONENT_FILE, KnowledgeStore
 from retrikt_core.records import Example, Knowledge, Neighbors
-from retrikt_core.storefiles import MANIFEST, StoreFileError
+from retrikt_core.storekit import MANIFEST, StoreFileError
 
 _ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"]
 _VOWELS = ["a", "e", "i", "o", "u"]

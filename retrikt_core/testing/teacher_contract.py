@@ -59,7 +59,7 @@ def contract_task(pair: bool = False) -> Task:
     """A three-label task configured by options alone (no data files): what
     ``fit`` reads from a task (label names, verbalizers, ``is_pair``,
     description)."""
-    from retrikt_core.tasks import FilesTask, FilesTaskOptions
+    from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
 
     return FilesTask(
         FilesTaskOptions(

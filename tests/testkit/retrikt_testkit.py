@@ -1,5 +1,6 @@
 """In-test components, installed through a real ``retrikt`` entry point by
-``conftest.install_testkit`` (a dist-info on sys.path), never imported directly.
+the ``testkit_site`` fixture of tests/conftest.py (a dist-info on sys.path),
+never imported directly.
 
 ``template`` is a conditional generator that writes label-specific sentences
 from word lists, so a run needs no model; it can sleep inside ``generate`` so
@@ -16,8 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrikt_core import Knowledge, hookimpl
-from retrikt_core.interfaces import KnowledgeGenerator
+from retrikt_core.api import Knowledge, KnowledgeGenerator, hookimpl
 
 WORDS = {
     0: ["awful", "dull", "boring", "bad", "tedious", "weak", "messy", "flat"],

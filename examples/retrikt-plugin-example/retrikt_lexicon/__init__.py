@@ -13,9 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrikt_core import Example, hookimpl
-from retrikt_core.config import ConfigError, option
-from retrikt_core.interfaces import Task, Teacher
+from retrikt_core.api import ConfigError, Example, Task, Teacher, hookimpl, option
 
 
 @dataclass

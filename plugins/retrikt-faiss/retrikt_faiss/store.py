@@ -10,16 +10,21 @@ from typing import Any, Literal
 
 import numpy as np
 
-from retrikt_core.atomic import atomic_write_bytes
-from retrikt_core.config import ConfigError, option
-from retrikt_core.entry_table import EntryTable, empty_neighbors, load_table
-from retrikt_core.interfaces import KnowledgeStore
-from retrikt_core.records import Example, Knowledge, Neighbors
-from retrikt_core.storefiles import (
+from retrikt_core.api import (
     ENTRIES,
     MANIFEST,
+    ConfigError,
+    EntryTable,
+    Example,
+    Knowledge,
+    KnowledgeStore,
+    Neighbors,
     StoreFileError,
+    atomic_write_bytes,
     check_matches,
+    empty_neighbors,
+    load_table,
+    option,
     read_entries,
     read_manifest,
     write_entries,

@@ -5,7 +5,7 @@ whole models; PPO restricted to soft-prompt parameters with a custom,
 composable reward is therefore implemented here, compactly.
 """
 
-from retrikt_core import hookimpl
+from retrikt_core.api import hookimpl
 from retrikt_ppo.optimizer import PPOOptimizer
 
 

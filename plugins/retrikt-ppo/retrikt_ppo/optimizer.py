@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from retrikt_core.config import option
-from retrikt_core.interfaces import KnowledgeGenerator, Policy, RewardFn, RLOptimizer, Task
-from retrikt_core.progress import track
+from retrikt_core.api import KnowledgeGenerator, Policy, RewardFn, RLOptimizer, Task, option, track
 
 
 @dataclass
@@ -22,7 +20,7 @@ class PPOOptions:
     minibatch_size: int = option(8, "samples per gradient step")
     # 0.01 (the supervised tuning's scale) moved CB's policy 13 nats per sequence in
     # one Adam step and every later sample was degenerate; 0.001 kept SST-2's and
-    # CB's KL near or under target (docs/benchmarks.md, session 5).
+    # CB's KL near or under target (CHANGELOG.md, the PPO learning rate).
     lr: float = option(0.001, "Adam learning rate for the policy parameters")
     value_lr: float = option(0.001, "Adam learning rate for the value head")
     clip: float = option(0.2, "PPO ratio clipping")

@@ -172,8 +172,8 @@ def test_adaptive_kl_stays_positive_when_a_rollout_dwarfs_the_horizon():
 def test_ppo_on_a_tiny_lm_changes_only_the_soft_prompts():
     from retrikt_transformers.generator import LLMGenerator, LLMGeneratorOptions
 
+    from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
     from retrikt_core.records import Example
-    from retrikt_core.tasks import FilesTask, FilesTaskOptions
 
     generator = LLMGenerator(
         LLMGeneratorOptions(

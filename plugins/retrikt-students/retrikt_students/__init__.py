@@ -1,9 +1,9 @@
 """retrikt-students: tiny students trained to combine their own prediction
 with the labels of retrieved knowledge (RetriKT step 3)."""
 
-from retrikt_core import hookimpl
+from retrikt_core.api import hookimpl
 from retrikt_students.bilstm import BiLSTMStudent
-from retrikt_students.student import TransformerStudent
+from retrikt_students.tiny_transformer import TransformerStudent
 
 
 @hookimpl

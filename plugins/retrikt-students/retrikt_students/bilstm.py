@@ -1,16 +1,16 @@
 """``bilstm``: the XtremeDistil student shape (Mukherjee & Hassan Awadallah,
 2020): word embeddings, a bidirectional LSTM, pooling and a classification
-head. It trains and predicts with retrieval exactly as ``tiny-transformer``
-does (same losses, same learned interpolation with retrieved labels); only the
-network differs."""
+head. It trains and predicts with retrieval as ``tiny-transformer`` does (the
+shared :mod:`retrikt_students.training`: same losses, same learned
+interpolation with retrieved labels); only the network differs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from retrikt_core.config import option
-from retrikt_students.student import StudentTrainingOptions, TransformerStudent
+from retrikt_core.api import option
+from retrikt_students.training import RetrievalStudent, StudentTrainingOptions
 
 
 @dataclass
@@ -20,7 +20,7 @@ class BiLSTMStudentOptions(StudentTrainingOptions):
     pooling: Literal["mean", "max"] = option("mean", "how token states become one vector")
 
 
-class BiLSTMStudent(TransformerStudent):
+class BiLSTMStudent(RetrievalStudent):
     """A BiLSTM student (XtremeDistil's shape) that interpolates with retrieved labels."""
 
     name = "bilstm"

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrikt_core.atomic import atomic_write_json
+from retrikt_core.api import atomic_write_json
 
 if TYPE_CHECKING:
-    from retrikt_students.student import TransformerStudent
+    from retrikt_students.training import RetrievalStudent
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -81,7 +81,7 @@ def _missing(package: str) -> RuntimeError:
 
 
 def export_student(
-    student: TransformerStudent, path: Path, quantize: str | None = None
+    student: RetrievalStudent, path: Path, quantize: str | None = None
 ) -> dict[str, str]:
     """Write ``model.onnx`` (and ``model.int8.onnx`` for ``quantize="int8"``)
     plus ``onnx.json`` into ``path``; returns ``{runtime: file}``."""

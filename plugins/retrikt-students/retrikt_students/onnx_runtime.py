@@ -1,7 +1,7 @@
 """The tiny transformer student run from its ONNX export with onnxruntime:
 numpy in, numpy out, no torch imported. Tokenisation is the student's own
 tokeniser, saved beside it; retrieval and the kNN interpolation are core's, so the
-predictions match :class:`~retrikt_students.student.TransformerStudent`'s up
+predictions match :class:`~retrikt_students.tiny_transformer.TransformerStudent`'s up
 to float rounding (and int8 rounding for a quantised model)."""
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from retrikt_core.interfaces import Retriever, Student, Task
-from retrikt_core.interpolation import interpolate
-from retrikt_core.records import Example, Knowledge, Neighbors
+from retrikt_core.api import Example, Knowledge, Neighbors, Retriever, Student, Task, interpolate
 from retrikt_students.onnx_export import read_meta
 from retrikt_students.vocab import load_tokens, padded_ids
 

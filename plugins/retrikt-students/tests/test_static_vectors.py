@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from retrikt_students import static_vectors
-from retrikt_students.student import TransformerStudent, TransformerStudentOptions
+from retrikt_students.tiny_transformer import TransformerStudent, TransformerStudentOptions
 from test_tiny_transformer_student import TASK, make_data
 
 from retrikt_core.records import Example

@@ -19,13 +19,13 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from retrikt_students.onnx_runtime import OnnxTransformerStudent  # noqa: E402
-from retrikt_students.student import TransformerStudent, TransformerStudentOptions  # noqa: E402
+from retrikt_students.tiny_transformer import TransformerStudent, TransformerStudentOptions  # noqa: E402
 from test_tiny_transformer_student import TINY_RUN  # noqa: E402
 
 from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions  # noqa: E402
 from retrikt_core.builtin.retrievers import KnnRetriever  # noqa: E402
+from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions  # noqa: E402
 from retrikt_core.records import Example, Knowledge  # noqa: E402
-from retrikt_core.tasks import FilesTask, FilesTaskOptions  # noqa: E402
 
 TASK = FilesTask(FilesTaskOptions(label_names=["negative", "positive"]))
 WORDS = {0: ["dull", "bad", "boring", "weak", "flat"], 1: ["great", "fun", "warm", "sharp", "good"]}
@@ -142,7 +142,7 @@ print(json.dumps({"probs": probs, "modules": [m for m in heavy if m in sys.modul
 def test_exported_bundle_in_a_fresh_offline_process(tmp_path, monkeypatch):
     """Run the pipeline with this student, export with ONNX and int8, and load
     each runtime in a new interpreter with HF_HUB_OFFLINE=1."""
-    from retrikt_core.bundle_export import ExportOptions, export_bundle
+    from retrikt_core.bundle import ExportOptions, export_bundle
     from retrikt_core.plugins import reset_plugins
     from retrikt_core.testing.runs import run_config, task_section, write_sentiment_csv
 

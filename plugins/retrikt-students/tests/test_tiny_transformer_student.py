@@ -8,13 +8,13 @@ import random
 import numpy as np
 import pytest
 import torch
-from retrikt_students.student import TransformerStudent, TransformerStudentOptions
+from retrikt_students.tiny_transformer import TransformerStudent, TransformerStudentOptions
 
 from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions
 from retrikt_core.builtin.retrievers import KnnRetriever
+from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
 from retrikt_core.interpolation import knn_distribution
 from retrikt_core.records import Example, Knowledge, Neighbors
-from retrikt_core.tasks import FilesTask, FilesTaskOptions
 
 TASK = FilesTask(FilesTaskOptions(label_names=["negative", "positive"]))
 WORDS = {0: ["dull", "bad", "boring", "weak", "flat"], 1: ["great", "fun", "warm", "sharp", "good"]}
@@ -131,7 +131,7 @@ def test_training_mixture_equals_the_core_interpolation():
     retriever = retriever_over(knowledge)
     student.fit(TASK, kshot, knowledge, retriever, seed=0)
     neighbors = retriever.retrieve(evaluation)
-    from retrikt_students.student import _neighbor_tensors
+    from retrikt_students.training import _neighbor_tensors
 
     with torch.no_grad():
         torch_knn = student._knn(*_neighbor_tensors(neighbors, 2)).numpy()
@@ -284,7 +284,7 @@ def test_pipeline_hands_teacher_states_to_a_student_that_matches_them(tmp_path, 
 
 
 def test_length_buckets_pad_less_and_still_cover_every_input_once():
-    from retrikt_students.student import epoch_batches
+    from retrikt_students.training import epoch_batches
 
     rng = random.Random(0)
     lengths = [rng.randint(3, 120) for _ in range(640)]
@@ -306,7 +306,7 @@ def test_length_buckets_pad_less_and_still_cover_every_input_once():
 def test_without_buckets_the_epochs_reshuffle_one_order():
     """length_buckets = 0 keeps the earlier batching exactly: one order,
     reshuffled in place every epoch, cut in turn."""
-    from retrikt_students.student import epoch_batches
+    from retrikt_students.training import epoch_batches
 
     order, rng = list(range(10)), random.Random(3)
     expected, reference = [], random.Random(3)

@@ -4,7 +4,7 @@ Importing this module stays light: torch and transformers load when a
 component is first used, so ``retrikt plugins`` and ``--help`` stay fast.
 """
 
-from retrikt_core import hookimpl
+from retrikt_core.api import hookimpl
 from retrikt_transformers.generator import LLMGenerator
 from retrikt_transformers.teacher import LLMTeacher
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrikt_core.records import Example
+from retrikt_core.api import Example
 
 
 def field_titles(field_names: tuple[str, ...]) -> list[str]:

@@ -10,10 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrikt_core.config import option
-from retrikt_core.interfaces import KnowledgeGenerator, Task
-from retrikt_core.progress import track
-from retrikt_core.records import Example, Knowledge
+from retrikt_core.api import Example, Knowledge, KnowledgeGenerator, Task, option, track
 from retrikt_transformers import formats
 from retrikt_transformers.models import SMOLLM2, load_causal_lm
 

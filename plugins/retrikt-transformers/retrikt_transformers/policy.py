@@ -8,7 +8,7 @@ that the KL penalty compares against.
 
 from __future__ import annotations
 
-from retrikt_core.interfaces import Rollout
+from retrikt_core.api import Rollout
 
 
 class SoftPromptPolicy:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from retrikt_core.interfaces import Task
-from retrikt_core.records import Example
+from retrikt_core.api import Example, Task
 
 # Known tasks get a checked wording; others get a generic one built from the task.
 # Word order matters to small LMs: SmolLM2-135M answers "negative" to nearly

@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrikt_core.config import option
-from retrikt_core.interfaces import Task, Teacher
-from retrikt_core.progress import track
-from retrikt_core.records import Example
+from retrikt_core.api import Example, Task, Teacher, option, track
 from retrikt_transformers.models import SMOLLM2, load_causal_lm
 from retrikt_transformers.prompts import default_template, render
 

@@ -9,8 +9,8 @@ import torch
 from retrikt_transformers import formats
 from retrikt_transformers.generator import LLMGenerator, LLMGeneratorOptions
 
+from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions, RTETask
 from retrikt_core.records import Example
-from retrikt_core.tasks import FilesTask, FilesTaskOptions, RTETask
 
 TINY = dict(
     model="tiny-random-llama",

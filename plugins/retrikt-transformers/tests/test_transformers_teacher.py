@@ -8,8 +8,8 @@ import pytest
 import torch
 from retrikt_transformers.teacher import LLMTeacher, LLMTeacherOptions
 
+from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
 from retrikt_core.records import Example
-from retrikt_core.tasks import FilesTask, FilesTaskOptions
 
 TINY = "tiny-random-llama"
 

