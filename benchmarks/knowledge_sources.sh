@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Knowledge sources side by side for one task and seed (issue #10): a store of
-# LLM generations, a transfer set of real unlabelled text, and half of each,
+# Knowledge sources side by side for one task and seed: a store of LLM
+# generations, a transfer set of real unlabelled text, and half of each,
 # at about equal size, each with the tiny transformer and the BiLSTM student
 # (each with and without retrieval: kd_student and retrikt_student).
 #
