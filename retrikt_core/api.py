@@ -19,8 +19,12 @@ from retrikt_core.atomic import atomic_write_bytes, atomic_write_json, atomic_wr
 from retrikt_core.config import option
 from retrikt_core.datafiles import (
     DATA_DIR_ENV,
+    Table,
+    TableFormat,
+    column_of,
     file_fingerprint,
     read_rows,
+    read_table,
     rows_to_examples,
     sample_eval,
 )
@@ -103,6 +107,8 @@ __all__ = [
     "Rollout",
     "StoreFileError",
     "Student",
+    "Table",
+    "TableFormat",
     "Task",
     "TaskDataError",
     "Teacher",
@@ -112,6 +118,7 @@ __all__ = [
     "atomic_write_text",
     "check_listed",
     "check_matches",
+    "column_of",
     "dump_jsonl",
     "degenerate_reason",
     "distinct_n",
@@ -130,6 +137,7 @@ __all__ = [
     "read_entries",
     "read_manifest",
     "read_rows",
+    "read_table",
     "rows_to_examples",
     "sample_bigrams",
     "sample_eval",

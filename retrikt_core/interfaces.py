@@ -123,6 +123,12 @@ class Task(Component):
         the ``prepare`` stage's key so that changed data is prepared again."""
         return {}
 
+    def data_report(self, split: str) -> dict[str, Any] | None:
+        """What reading ``split`` decided (format, header and why, rows, skipped
+        lines), once :meth:`load` has read it; None if the task keeps no such
+        record. ``prepare`` writes it to the manifest."""
+        return None
+
     def sample_k_shot(self, examples: Sequence[Example], k: int, seed: int) -> list[Example]:
         """Seeded sample of ``k`` examples per label, in a stable order."""
         by_label: dict[int, list[Example]] = {i: [] for i in range(self.num_labels)}

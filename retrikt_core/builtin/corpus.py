@@ -15,12 +15,16 @@ from retrikt_core.api import (
     Example,
     Knowledge,
     KnowledgeGenerator,
+    Table,
+    TableFormat,
     Task,
+    TaskDataError,
     atomic_write_text,
+    column_of,
     dump_jsonl,
     file_fingerprint,
     option,
-    read_rows,
+    read_table,
 )
 
 
@@ -60,22 +64,20 @@ class CorpusGenerator(KnowledgeGenerator):
             pool = [Example(line.strip(), id=f"corpus-{i}") for i, line in enumerate(lines)]
             pool = [e for e in pool if e.text]
         else:
-            rows = read_rows(path, {"json": "jsonl"}.get(fmt, fmt))
-            text_field = o.text_field or task.field_names[0]
-            pair_field = o.text_pair_field or (task.field_names[1] if task.is_pair else "")
-            for name in (text_field, pair_field):
-                if name and rows and name not in rows[0]:
-                    raise ConfigError(
-                        f"generator.text_field: {path} has no field {name!r}; "
-                        f"fields are {', '.join(rows[0])}"
-                    )
+            table = read_table(path, TableFormat(format={"json": "jsonl"}.get(fmt, fmt)))
+            fields = {"text_field": o.text_field or task.field_names[0]}
+            fields["text_pair_field"] = o.text_pair_field or (
+                task.field_names[1] if task.is_pair else ""
+            )
+            names = {option: _column(table, field, option) for option, field in fields.items()}
+            text_field, pair_field = names["text_field"], names["text_pair_field"]
             pool = [
                 Example(
                     str(r[text_field]).strip(),
                     str(r[pair_field]).strip() if pair_field else None,
                     id=f"corpus-{i}",
                 )
-                for i, r in enumerate(rows)
+                for i, r in enumerate(table.rows)
             ]
         if not pool:
             raise ConfigError(f"generator.path: corpus file {path} holds no text")
@@ -140,3 +142,18 @@ class CorpusGenerator(KnowledgeGenerator):
         lines = (path / "pool.jsonl").read_text(encoding="utf-8").splitlines()
         self.pool = [Example.from_dict(json.loads(line)) for line in lines if line]
         self.origin = json.loads((path / "origin.json").read_text())["origin"]
+
+
+def _column(table: Table, field: str | int, option: str) -> str:
+    """The corpus file's column for a field option ("" for none)."""
+    if field in ("", None):
+        return ""
+    if isinstance(field, str) and field not in table.columns:
+        raise ConfigError(
+            f"generator.{option}: {table.files[0]} has no field {field!r}; "
+            f"fields are {', '.join(table.columns)}"
+        )
+    try:
+        return column_of(table, field, f"generator.{option}")
+    except TaskDataError as exc:
+        raise ConfigError(f"generator.{option}: {exc}") from None

@@ -2,7 +2,12 @@
 pipeline runs, tables out. Heavy libraries load inside plugins, on demand.
 Nothing in retrikt imports this package; it imports the rest."""
 
-from retrikt_core.cli import bundle_commands, info_commands, run_commands  # noqa: F401 (commands)
+from retrikt_core.cli import (  # noqa: F401 (each module adds its commands)
+    bundle_commands,
+    data_commands,
+    info_commands,
+    run_commands,
+)
 from retrikt_core.cli.app import app, main
 
 __all__ = ["app", "main"]

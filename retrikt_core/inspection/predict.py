@@ -4,14 +4,13 @@ the retriever (never the generator or the teacher)."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrikt_core.errors import ArtifactError, InputError
+from retrikt_core.datafiles import read_table
+from retrikt_core.errors import ArtifactError, InputError, TaskDataError
 from retrikt_core.pipeline import RunDir, load_component
 from retrikt_core.plugins import Plugins, get_plugins
 from retrikt_core.records import Example, Knowledge, Neighbors
@@ -101,18 +100,19 @@ def explain(
 
 def read_inputs(texts: list[str], file: Path | None, is_pair: bool) -> list[Example]:
     """Examples from command-line texts (``premise ||| hypothesis`` for pairs)
-    or a JSONL (fields ``text``/``text_pair``) or CSV/TSV file."""
+    or a file the tasks could read (JSONL, CSV, TSV, Parquet; fields ``text``
+    and ``text_pair``)."""
     rows: list[dict[str, Any]] = []
     for text in texts:
         first, _, second = text.partition(PAIR_SEPARATOR.strip())
         rows.append({"text": first.strip(), "text_pair": second.strip() or None})
     if file is not None:
-        if file.suffix == ".jsonl":
-            rows += [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-        else:
-            with open(file, newline="") as handle:
-                delimiter = "\t" if file.suffix == ".tsv" else ","
-                rows += list(csv.DictReader(handle, delimiter=delimiter))
+        # The reader the tasks use: a TSV keeps its quotes as text, a JSONL line
+        # that is not JSON names its line, and so on.
+        try:
+            rows += read_table(file).rows
+        except TaskDataError as exc:
+            raise InputError(f"--file {exc}") from None
     examples = []
     for i, row in enumerate(rows):
         if "text" not in row:

@@ -33,4 +33,11 @@ def stage_prepare(ctx: StageContext) -> dict[str, Any]:
             "eval_split": task.eval_split,
         },
     )
-    return {"train": len(train), "kshot": len(kshot), "eval": len(evaluation)}
+    counts: dict[str, Any] = {"train": len(train), "kshot": len(kshot), "eval": len(evaluation)}
+    # What reading each split decided (a header row or not, and why): a wrong
+    # guess shows here, not as odd examples three stages later.
+    reads = {s: task.data_report(s) for s in (task.train_split, task.eval_split)}
+    reads = {s: r for s, r in reads.items() if r is not None}
+    if reads:
+        counts["read"] = reads
+    return counts

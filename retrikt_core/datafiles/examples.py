@@ -1,9 +1,6 @@
-"""Reading labelled and unlabelled data files (CSV, TSV, JSONL): rows, rows
-as examples with label indices, content fingerprints, and seeded eval samples.
-
-Files are read through ``datasets`` (imported only when data is read). Errors
-name the file, the field and the row.
-"""
+"""From rows to examples: fields by name or position, label values to label
+indices, content fingerprints of data files, and seeded eval samples. Errors
+name the file, the field and the row."""
 
 from __future__ import annotations
 
@@ -12,41 +9,41 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from retrikt_core.datafiles.tables import Table, TableFormat, data_files, read_table
 from retrikt_core.errors import TaskDataError
 from retrikt_core.records import Example
 from retrikt_core.storekit.files import sha256_file
 
-DATA_DIR_ENV = "RETRIKT_DATA_DIR"
+DATA_DIR_ENV = "RETRIKT_DATA_DIR"  # where the preset tasks find their folders
 
 
 def read_rows(path: Path, fmt: str = "auto") -> list[dict[str, Any]]:
-    """Rows of a CSV, TSV or JSONL file as dicts, read with ``datasets``."""
-    if not path.is_file():
-        raise TaskDataError(f"{path}: file not found")
-    if fmt == "auto":
-        suffix = path.suffix.lower()
-        fmt = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix, "")
-        if not fmt:
-            raise TaskDataError(f"{path}: cannot tell the format; set format = csv, tsv or jsonl")
-    import datasets
+    """Rows of a CSV, TSV, JSONL or Parquet file (or folder) as dicts, with a
+    header row where the format has one."""
+    return read_table(path, TableFormat(format=fmt)).rows
 
-    datasets.disable_progress_bars()
-    if fmt in ("csv", "tsv"):
-        # QUOTE_NONE and no NA parsing: sentences keep their quotes and words like "null".
-        dataset = datasets.load_dataset(
-            "csv",
-            data_files=str(path),
-            split="train",
-            delimiter="\t" if fmt == "tsv" else ",",
-            quoting=3 if fmt == "tsv" else 0,
-            keep_default_na=False,
-            na_filter=False,
+
+def column_of(table: Table, field: str | int, option: str) -> str:
+    """The column a field option names: a column name, or a 0-based position."""
+    where = ", ".join(map(str, table.files[:1]))
+    if isinstance(field, int) and not isinstance(field, bool):
+        if not 0 <= field < len(table.columns):
+            raise TaskDataError(
+                f"{where}: {option} = {field}: no such column; the file has "
+                f"{len(table.columns)} ({', '.join(table.columns)})"
+            )
+        return table.columns[field]
+    if field in table.columns:
+        return field
+    hint = ""
+    if table.header is False and all(c.isdigit() for c in table.columns):
+        hint = " (the file has no header row: give fields by position, or name the columns)"
+    if table.header:
+        hint = (
+            f" (read as the header: {table.header_reason}; for a file without a header "
+            "row set header = false and name the columns, or give fields by position)"
         )
-    elif fmt == "jsonl":
-        dataset = datasets.load_dataset("json", data_files=str(path), split="train")
-    else:
-        raise TaskDataError(f"{path}: unknown format {fmt!r}; use csv, tsv or jsonl")
-    return dataset.to_list()
+    raise TaskDataError(f"{where}: no field {field!r}; fields are {', '.join(table.columns)}{hint}")
 
 
 def rows_to_examples(
@@ -58,15 +55,21 @@ def rows_to_examples(
     label_field: str,
     label_values: list[Any],
     split: str,
+    label_index: dict[str, int] | None = None,
 ) -> list[Example]:
-    """Map raw rows to :class:`Example` with label indices; errors name the field."""
+    """Map raw rows to :class:`Example` with label indices; errors name the field.
+
+    A raw label is looked up as text in ``label_index`` (raw value -> label
+    index) when given, else by its position in ``label_values``."""
     if rows:
         for name in (text_field, text_pair_field, label_field):
             if name and name not in rows[0]:
                 raise TaskDataError(
                     f"{where}: no field {name!r}; fields are {', '.join(map(str, rows[0]))}"
                 )
-    index = {str(v): i for i, v in enumerate(label_values)}
+    index = label_index if label_index is not None else {}
+    if label_index is None:
+        index = {str(v): i for i, v in enumerate(label_values)}
     examples = []
     for i, row in enumerate(rows):
         raw = row.get(label_field) if label_field else None
@@ -76,7 +79,7 @@ def rows_to_examples(
             if label is None:
                 raise TaskDataError(
                     f"{where}: row {i}: field {label_field!r} has value {raw!r}; "
-                    f"expected one of {', '.join(map(str, label_values))}"
+                    f"expected one of {', '.join(index)}"
                 )
         examples.append(
             Example(
@@ -93,6 +96,8 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
     """Size and SHA-256 of a data file: what it holds, not where or when it was
     written, so a copied, moved or restored dataset keeps its prepared stages
     (and the hours of LLM stages keyed on them)."""
+    if path.is_dir():
+        return {f.name: file_fingerprint(f) for f in data_files(path)}
     stat = path.stat()
     digest = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     return {"size": stat.st_size, "sha256": digest}

@@ -1,0 +1,235 @@
+"""The `files` task reads the shapes real datasets come in: headerless files
+(fields by position or named columns), compressed files, comment lines,
+TSVs whose texts hold quotes, Parquet, a folder of files per split, and
+labels given as codes; bad shapes are refused naming the file and row."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
+from retrikt_core.cli import app
+from retrikt_core.errors import ConfigError, TaskDataError
+
+# source, label, annotation, sentence: a GLUE-style headerless TSV (CoLA's shape)
+ROWS = [
+    ("gj04", "1", "", "our friends won't buy this analysis"),
+    ("gj04", "0", "*", 'they drank the pub "dry'),
+    ("gj04", "1", "", "one more pseudo generalization and i'm giving up"),
+    ("gj04", "0", "*", "the more we study verbs , the crazier they get ."),
+]
+NAMES = ["unacceptable", "acceptable"]
+
+
+def headerless(path, rows=ROWS):
+    path.write_text("".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def task(train, eval_=None, **options) -> FilesTask:
+    defaults = {"label_names": NAMES, "k_shot": 1}
+    return FilesTask(
+        FilesTaskOptions(train_file=str(train), eval_file=str(eval_ or train), **defaults | options)
+    )
+
+
+def texts_and_labels(examples):
+    return [(e.text, e.label) for e in examples]
+
+
+EXPECTED = [(r[3], int(r[1])) for r in ROWS]
+
+
+def test_a_headerless_tsv_by_position_keeps_every_row_and_says_why(tmp_path):
+    t = task(headerless(tmp_path / "train.tsv"), text_field=3, label_field=1)
+    assert texts_and_labels(t.load("train")) == EXPECTED
+    report = t.data_report("train")
+    assert report["header"] is False
+    assert "'1' is a label value" in report["header_reason"]
+    assert report["columns"] == ["0", "1", "2", "3"]
+
+
+def test_a_headerless_tsv_with_named_columns(tmp_path):
+    t = task(
+        headerless(tmp_path / "train.tsv"),
+        columns=["source", "label", "mark", "sentence"],
+        text_field="sentence",
+    )
+    assert texts_and_labels(t.load("train")) == EXPECTED
+    assert t.data_report("train")["header"] is False
+
+
+def test_auto_detects_a_header_row_when_fields_are_positions(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("source\tlabel\tmark\tsentence\n" + headerless(path).read_text())
+    t = task(path, text_field=3, label_field=1)
+    assert texts_and_labels(t.load("train")) == EXPECTED
+    assert t.data_report("train")["header"] is True
+    assert "'label' is not a label value" in t.data_report("train")["header_reason"]
+
+
+def test_header_false_reads_the_first_row_as_data(tmp_path):
+    path = tmp_path / "train.tsv"
+    headerless(path, [("s", "1", "", "first"), *ROWS])
+    examples = task(path, header="false", text_field=3, label_field=1).load("train")
+    assert examples[0].text == "first" and len(examples) == len(ROWS) + 1
+
+
+def test_a_missing_header_names_the_way_out(tmp_path):
+    t = task(headerless(tmp_path / "train.tsv"), text_field="sentence", label_field=1)
+    with pytest.raises(TaskDataError, match=r"no field 'sentence'.*no header row.*by position"):
+        t.load("train")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "compress"),
+    [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)],
+)
+def test_compressed_files_read_as_the_plain_one(tmp_path, suffix, compress):
+    plain = headerless(tmp_path / "plain.tsv")
+    packed = tmp_path / f"train.tsv{suffix}"
+    packed.write_bytes(compress(plain.read_bytes()))
+    t = task(packed, text_field=3, label_field=1)
+    assert texts_and_labels(t.load("train")) == EXPECTED
+    assert t.data_report("train")["format"] == "tsv"
+
+
+def test_comment_lines_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("# CoLA in-domain\n" + headerless(path).read_text() + "# end\n\n")
+    t = task(path, text_field=3, label_field=1, comment="#")
+    assert texts_and_labels(t.load("train")) == EXPECTED
+    assert t.data_report("train")["skipped"] == {"comment": 2, "blank": 1}
+
+
+def test_quoting_none_keeps_a_csv_texts_quotes(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('text,label\n"quoted start,1\nplain,0\nthird,1\n')
+    t = task(path, quoting="none")
+    assert [e.text for e in t.load("train")] == ['"quoted start', "plain", "third"]
+
+
+def test_an_unclosed_quote_names_the_file_line_and_the_fix(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('text,label\nfine,1\n"never closed,0\nthird,1\n')
+    with pytest.raises(TaskDataError, match=r"train\.csv:3: .*quoting = \"none\""):
+        task(path).load("train")
+
+
+def test_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "train.parquet"
+    table = pa.table({"sentence": [r[3] for r in ROWS], "label": [int(r[1]) for r in ROWS]})
+    pq.write_table(table, path)
+    t = task(path, text_field="sentence")
+    assert texts_and_labels(t.load("train")) == EXPECTED
+    assert t.data_report("train")["format"] == "parquet"
+
+
+def test_a_folder_of_files_is_one_split(tmp_path):
+    folder = tmp_path / "train"
+    folder.mkdir()
+    headerless(folder / "part-000.tsv", ROWS[:2])
+    headerless(folder / "part-001.tsv", ROWS[2:])
+    t = task(folder, eval_=headerless(tmp_path / "eval.tsv"), text_field=3, label_field=1)
+    assert texts_and_labels(t.load("train")) == EXPECTED
+    assert t.data_report("train")["files"] == 2
+    assert set(t.fingerprint()["train"]) == {"part-000.tsv", "part-001.tsv"}
+
+
+def test_label_map_reads_codes_and_refuses_an_unknown_one_naming_the_row(tmp_path):
+    path = tmp_path / "train.jsonl"
+    rows = [{"s": "good", "y": "+"}, {"s": "bad", "y": "-"}, {"s": "odd", "y": "?"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    label_map = {"+": "acceptable", "-": "unacceptable"}
+    t = task(path, text_field="s", label_field="y", label_map=label_map)
+    with pytest.raises(TaskDataError, match=r"row 2: field 'y' has value '\?'"):
+        t.load("train")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    assert texts_and_labels(t.load("train")) == [("good", 1), ("bad", 0)]
+
+
+def test_label_map_must_map_to_label_names(tmp_path):
+    path = headerless(tmp_path / "train.tsv")
+    with pytest.raises(ConfigError, match=r"task\.label_map: maps to 'good'"):
+        task(path, text_field=3, label_field=1, label_map={"1": "good"}).check()
+
+
+def test_a_position_past_the_last_column_is_named(tmp_path):
+    t = task(headerless(tmp_path / "train.tsv"), text_field=7, label_field=1)
+    with pytest.raises(TaskDataError, match=r"task\.text_field = 7: no such column; .* has 4"):
+        t.load("train")
+
+
+def write_config(tmp_path, train, **task_options) -> str:
+    lines = [f"{k} = {json.dumps(v)}" for k, v in task_options.items()]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[task]
+plugin = "files"
+train_file = "{train}"
+eval_file = "{train}"
+label_names = {json.dumps(NAMES)}
+k_shot = 1
+{chr(10).join(lines)}
+[generator]
+plugin = "corpus"
+[teacher]
+plugin = "bow-lr"
+[optimizer]
+plugin = "none"
+[store]
+plugin = "memory"
+[retriever]
+plugin = "knn"
+[student]
+plugin = "bow-knn"
+"""
+    )
+    return str(config)
+
+
+def test_data_check_prints_what_was_read(tmp_path):
+    config = write_config(tmp_path, headerless(tmp_path / "train.tsv"), text_field=3, label_field=1)
+    result = CliRunner().invoke(app, ["data", "check", config, "--json"])
+    assert result.exit_code == 0, result.output
+    train = json.loads(result.output)[0]
+    assert train["rows"] == 4 and train["by_label"] == {"unacceptable": 2, "acceptable": 2}
+    assert train["first"][1] == {
+        "text": 'they drank the pub "dry',
+        "text_pair": None,
+        "label": "unacceptable",
+    }
+    assert train["read"]["header"] is False
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"train\.csv: no rows"),
+        (b"text,label\n", r"train\.csv: no rows under the header"),
+        (b"text,label\na,1,extra\n", r"train\.csv:2: 3 fields, expected 2"),
+        (b'text,label\n"open,1\n', r"train\.csv:2: .*quote"),
+        (b"text,label\ncaf\xe9,1\n", r"train\.csv:2: not UTF-8"),
+        (b"text,label\nfine,7\n", r"row 0: field 'label' has value '7'"),
+    ],
+    ids=["empty", "header-only", "extra-field", "open-quote", "latin-1", "unknown-label"],
+)
+def test_bad_shapes_exit_2_naming_file_and_row(tmp_path, content, message):
+    path = tmp_path / "train.csv"
+    path.write_bytes(content)
+    result = CliRunner().invoke(app, ["data", "check", write_config(tmp_path, path)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ")
+    assert re.search(message, " ".join(result.output.split())), result.output
+    assert "Traceback" not in result.output
