@@ -233,3 +233,46 @@ def test_bad_shapes_exit_2_naming_file_and_row(tmp_path, content, message):
     assert result.output.startswith("error: ")
     assert re.search(message, " ".join(result.output.split())), result.output
     assert "Traceback" not in result.output
+
+
+def test_the_readme_shapes_on_real_files(tmp_path):
+    """README's two shapes on the shared data: SST-2 without its header row,
+    gzipped and read by position, gives the `sst2` preset's examples; RTE's
+    JSONL reads as a pair task."""
+    from retrikt_core.builtin.tasks import RTETask, SST2Task
+    from retrikt_core.builtin.tasks.presets import PresetOptions
+    from retrikt_core.testing.runs import shared_data_or_skip
+
+    data = shared_data_or_skip("sst2")
+    shared_data_or_skip("rte")
+    for split in ("train", "dev"):
+        lines = (data / "sst2" / f"{split}.tsv").read_bytes().split(b"\n", 1)[1]
+        (tmp_path / f"{split}.tsv.gz").write_bytes(gzip.compress(lines))
+    headerless_sst2 = FilesTask(
+        FilesTaskOptions(
+            train_file=str(tmp_path / "train.tsv.gz"),
+            eval_file=str(tmp_path / "dev.tsv.gz"),
+            text_field=0,
+            label_field=1,
+            label_map={"0": "negative", "1": "positive"},
+            label_names=["negative", "positive"],
+        )
+    )
+    preset = SST2Task(PresetOptions(data_dir=str(data)))
+    mine, theirs = headerless_sst2.load("train"), preset.load("train")
+    assert texts_and_labels(mine) == texts_and_labels(theirs)
+    assert headerless_sst2.data_report("train")["header"] is False
+    assert headerless_sst2.sample_k_shot(mine, 16, 0) == preset.sample_k_shot(theirs, 16, 0)
+
+    rte = FilesTask(
+        FilesTaskOptions(
+            train_file=str(data / "rte" / "train.jsonl"),
+            eval_file=str(data / "rte" / "val.jsonl"),
+            text_field="premise",
+            text_pair_field="hypothesis",
+            label_names=["entailment", "not_entailment"],
+        )
+    )
+    rte_preset = RTETask(PresetOptions(data_dir=str(data)))
+    pairs = [(e.text, e.text_pair, e.label) for e in rte.load("eval")]
+    assert pairs == [(e.text, e.text_pair, e.label) for e in rte_preset.load("val")]
