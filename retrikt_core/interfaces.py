@@ -77,7 +77,13 @@ def read_component_meta(path: Path) -> dict[str, Any]:
     meta_path = Path(path) / COMPONENT_FILE
     if not meta_path.is_file():
         raise ArtifactError(f"{meta_path}: missing; not a saved retrikt component")
-    return json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{meta_path}: not readable JSON ({exc}); it is damaged") from None
+    if not isinstance(meta, dict) or "name" not in meta:
+        raise ArtifactError(f"{meta_path}: not a retrikt component record")
+    return meta
 
 
 class Task(Component):

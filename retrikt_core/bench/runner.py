@@ -12,7 +12,7 @@ Sharing rests on the pipeline's stage keys: a key hashes the config sections a
 stage reads, the seed, the output ids of the stages it reads from and the
 versions of its components. Before a run computes a stage, the
 :class:`StageCache` is asked for a finished copy under the same key; a hit is
-hard-linked into the run (copied where links fail) and recorded in the run's
+copied into the run and recorded in the run's
 manifest as finished, with ``reused_from``. Output ids are random per
 computation, so the cached manifest record (and its ``output_id``) travels
 with the files: downstream keys then match those of the run that computed the

@@ -48,10 +48,10 @@ def _one_hot(labels: list[int], num_labels: int) -> np.ndarray:
 @dataclass
 class BowTeacherOptions:
     dim: int = option(65536, "hashed feature dimension", minimum=1)
-    ngram: int = option(2, "longest n-gram")
-    epochs: int = option(300, "full-batch Adam steps")
-    lr: float = option(0.05, "Adam learning rate")
-    l2: float = option(1e-3, "L2 penalty")
+    ngram: int = option(2, "longest n-gram", minimum=1)
+    epochs: int = option(300, "full-batch Adam steps", minimum=1)
+    lr: float = option(0.05, "Adam learning rate", minimum=0.0)
+    l2: float = option(1e-3, "L2 penalty", minimum=0.0)
 
 
 class BowTeacher(Teacher):
@@ -97,16 +97,20 @@ class BowTeacher(Teacher):
 @dataclass
 class BowStudentOptions:
     dim: int = option(4096, "hashed feature dimension (parameters = dim x labels)", minimum=1)
-    ngram: int = option(2, "longest n-gram")
-    epochs: int = option(200, "full-batch Adam steps")
-    lr: float = option(0.05, "Adam learning rate")
-    l2: float = option(1e-4, "L2 penalty")
-    kd_temperature: float = option(1.0, "temperature applied to teacher distributions")
-    kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
+    ngram: int = option(2, "longest n-gram", minimum=1)
+    epochs: int = option(200, "full-batch Adam steps", minimum=1)
+    lr: float = option(0.05, "Adam learning rate", minimum=0.0)
+    l2: float = option(1e-4, "L2 penalty", minimum=0.0)
+    kd_temperature: float = option(
+        1.0, "temperature applied to teacher distributions", minimum=1e-6
+    )
+    kshot_weight: float = option(
+        4.0, "weight of a k-shot example relative to a store entry", minimum=0.0
+    )
     lam: float = option(
         -1.0, "interpolation weight; < 0 = tune on held-out k-shot data", maximum=1.0
     )
-    knn_temperature: float = option(-1.0, "neighbour softmax temperature; < 0 = tune")
+    knn_temperature: float = option(-1.0, "neighbour softmax temperature; < 0 = tune", minimum=-1.0)
 
 
 class BowKnnStudent(Student):

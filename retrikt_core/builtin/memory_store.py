@@ -34,8 +34,8 @@ __all__ = ["MemoryStore", "MemoryStoreOptions", "StoreFileError"]
 
 @dataclass
 class MemoryStoreOptions:
-    dim: int = option(2048, "hashed key dimension")
-    ngram: int = option(2, "longest n-gram in the keys")
+    dim: int = option(2048, "hashed key dimension", minimum=1)
+    ngram: int = option(2, "longest n-gram in the keys", minimum=1)
 
 
 class MemoryStore(KnowledgeStore):

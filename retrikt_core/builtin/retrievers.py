@@ -11,7 +11,7 @@ from retrikt_core.api import Example, Neighbors, Retriever, option
 
 @dataclass
 class KnnRetrieverOptions:
-    k: int = option(16, "neighbours retrieved per query")
+    k: int = option(16, "neighbours retrieved per query", minimum=1)
 
 
 class KnnRetriever(Retriever):
@@ -65,9 +65,11 @@ def reciprocal_rank_fusion(
 
 @dataclass
 class HybridRetrieverOptions:
-    k: int = option(16, "neighbours retrieved per query")
-    rrf_k: float = option(60.0, "fusion constant: an entry at rank r adds 1 / (rrf_k + r)")
-    depth: int = option(0, "entries each store returns before fusion; 0 = k")
+    k: int = option(16, "neighbours retrieved per query", minimum=1)
+    rrf_k: float = option(
+        60.0, "fusion constant: an entry at rank r adds 1 / (rrf_k + r)", minimum=0.0
+    )
+    depth: int = option(0, "entries each store returns before fusion; 0 = k", minimum=0)
 
 
 class HybridRetriever(Retriever):

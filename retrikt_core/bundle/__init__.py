@@ -4,6 +4,7 @@ model card, and a manifest of every file's size and sha256)."""
 
 from retrikt_core.bundle.export import ExportOptions, export_bundle, push_to_hub
 from retrikt_core.bundle.load import (
+    BUNDLE_DIGEST,
     BUNDLE_MANIFEST,
     NATIVE,
     RUNTIMES,
@@ -20,6 +21,7 @@ from retrikt_core.bundle.load import (
 from retrikt_core.errors import BundleError
 
 __all__ = [
+    "BUNDLE_DIGEST",
     "BUNDLE_MANIFEST",
     "NATIVE",
     "RUNTIMES",

@@ -19,21 +19,25 @@ from typing import Any
 
 from retrikt_core.atomic import atomic_write_json, atomic_write_text, commit_directory
 from retrikt_core.bundle.load import (
+    BUNDLE_DIGEST,
     BUNDLE_MANIFEST,
     NATIVE,
     BundleError,
     BundleManifest,
     RetrievalSettings,
+    digest_line,
     file_records,
     is_bundle,
     load_bundle,
     read_manifest,
 )
 from retrikt_core.bundle.model_card import CardInputs, model_card
+from retrikt_core.config import stable_hash
 from retrikt_core.interfaces import COMPONENT_FILE, KnowledgeStore, Student
-from retrikt_core.pipeline import RunDir, load_component
+from retrikt_core.pipeline import RunDir
 from retrikt_core.plugins import Plugins, get_plugins
 from retrikt_core.records import Example
+from retrikt_core.storekit import sha256_file
 
 QUANTIZATIONS = ("int8",)
 RETRIEVING_METHOD = "retrikt_student"
@@ -95,9 +99,35 @@ class RunFiles:
                 )
         if self.method == RETRIEVING_METHOD and not self.store_dirs():
             raise BundleError(f"{self.stages / 'index'}: holds no store; did the run index one?")
+        # A bundle is one consistent run: every stage computed from the outputs
+        # upstream holds now, config.json the config they ran with, every file
+        # as its stage wrote it, and metrics.json the evaluate stage's.
+        run.check_chain(["evaluate"])
+        run.check_config(sorted(run.finished_stages()))
+        for stage in ("prepare", "train", "index", "evaluate"):
+            run.verify(stage)
+        config = run.config()
+        config.get("run", {}).pop("run_dir", None)  # where a run lives is not what it computes
+        if stable_hash(config) != run.metrics().get("config_hash"):
+            raise BundleError(
+                f"{run.config_file}: not the config the run's metrics were computed with "
+                "(edited, or a rerun stopped half way); run the same `retrikt run` command again"
+            )
+        source = run.manifest().get("config_source")
+        copied = run.config_source_file
+        if source and copied.is_file() and sha256_file(copied) != source["sha256"]:
+            raise BundleError(
+                f"{copied}: not the file the run was started with (edited or damaged); "
+                "restore it or run the same command again"
+            )
+        if run.metrics() != run.read_json(run.evaluated_metrics_file):
+            raise BundleError(
+                f"{run.metrics_file}: not the metrics of the evaluate stage; run the same "
+                "`retrikt run` command again to finish the run"
+            )
 
     def json(self, *parts: str) -> Any:
-        return json.loads(self.run_dir.joinpath(*parts).read_text(encoding="utf-8"))
+        return self.run.read_json(self.run_dir.joinpath(*parts))
 
     def eval_examples(self) -> list[Example]:
         path = self.run.eval_file
@@ -196,6 +226,7 @@ def _readable(root: Path) -> None:
 def _write_manifest(partial: Path, manifest: BundleManifest) -> None:
     manifest.files = file_records(partial)
     atomic_write_json(partial / BUNDLE_MANIFEST, manifest.to_dict(), sort_keys=False)
+    atomic_write_text(partial / BUNDLE_DIGEST, digest_line(partial / BUNDLE_MANIFEST))
 
 
 def export_bundle(
@@ -224,7 +255,7 @@ def export_bundle(
     )
     partial = _prepare_out(out_dir, options.overwrite)
     try:
-        student = load_component(run.student_dir, "student", plugins)
+        student = run.run.load("train", options.method, "student", plugins)
         assert isinstance(student, Student)
         student.save_pretrained(partial / "student")
         runtimes: dict[str, str | None] = {NATIVE: None}
@@ -237,8 +268,8 @@ def export_bundle(
         stores: list[dict[str, Any]] = []
         retrieval = None
         if options.method == RETRIEVING_METHOD:
-            for section, folder in run.store_dirs():
-                store = load_component(folder, "store", plugins)
+            for section, _ in run.store_dirs():
+                store = run.run.load("index", section, "store", plugins)
                 assert isinstance(store, KnowledgeStore)
                 store.save_pretrained(partial / "stores" / section)
                 stores.append(

@@ -7,18 +7,21 @@ A bundle is a folder written by ``retrikt export`` (see
 
     bundle.json          format, task, student, stores, retrieval, runtimes,
                          checks, and the size and sha256 of every other file
+    bundle.sha256        the sha256 of bundle.json (``sha256sum -c bundle.sha256``)
     README.md            model card
     config.json          the run's config (config.toml too when the run kept it)
     metrics.json         the run's metrics
     student/             the student's save_pretrained files (+ ONNX files)
     stores/<section>/    each store's save_pretrained files
 
-Loading checks every listed file against ``bundle.json`` before reading any
-of them, so a missing, truncated or swapped file is refused with an error
-that names it. What loading imports is only what the student and store
-plugins need to predict: numpy, the student's library (torch for the native
-tiny-transformer, onnxruntime for its ONNX export), the store's (faiss for a
-faiss store), never the generator's or the teacher's.
+Loading checks ``bundle.json`` against ``bundle.sha256`` and every listed
+file against ``bundle.json`` before reading any of them, so a missing,
+truncated or swapped file is refused with an error that names it; the
+retrieval settings ``bundle.json`` records are the ones the student uses.
+What loading imports is only what the student and store plugins need to
+predict: numpy, the student's library (torch for the native tiny-transformer,
+onnxruntime for its ONNX export), the store's (faiss for a faiss store), never
+the generator's or the teacher's.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ from retrikt_core.records import Example, Knowledge
 from retrikt_core.storekit import sha256_file
 
 BUNDLE_MANIFEST = "bundle.json"
+# sha256 of bundle.json, in `sha256sum` format: the one file its own list cannot cover.
+BUNDLE_DIGEST = "bundle.sha256"
 FORMAT = "retrikt-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: bundle.json is covered by bundle.sha256
 NATIVE = "native"  # the student's own save_pretrained/from_pretrained code
 RUNTIMES = (NATIVE, "onnx", "onnx-int8")
 REQUIRED = ("format", "format_version", "task", "method", "student", "stores", "runtimes", "files")
@@ -106,7 +111,9 @@ class BundleManifest:
         return sum(r.bytes for name, r in self.files.items() if name.startswith(prefix))
 
 
-def file_records(root: Path, skip: Sequence[str] = (BUNDLE_MANIFEST,)) -> dict[str, FileRecord]:
+def file_records(
+    root: Path, skip: Sequence[str] = (BUNDLE_MANIFEST, BUNDLE_DIGEST)
+) -> dict[str, FileRecord]:
     """Size and sha256 of every file under ``root`` (POSIX relative paths)."""
     records = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -129,6 +136,7 @@ def read_manifest(path: str | Path) -> BundleManifest:
             f"{manifest_path}: missing; not a retrikt bundle (make one with "
             "`retrikt export RUN_DIR OUT_DIR`)"
         )
+    check_digest(path)
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -151,6 +159,42 @@ def read_manifest(path: str | Path) -> BundleManifest:
         raise BundleError(f"{manifest_path}: malformed ({exc}); truncated or modified") from None
     _check_files(path, manifest)
     return manifest
+
+
+def digest_line(manifest_path: Path) -> str:
+    return f"{sha256_file(manifest_path)}  {BUNDLE_MANIFEST}\n"
+
+
+def check_digest(path: Path) -> None:
+    """``bundle.json`` is the file ``bundle.sha256`` was written for."""
+    digest = path / BUNDLE_DIGEST
+    if not digest.is_file():
+        raise BundleError(
+            f"{digest}: missing; every bundle since format 2 has one (export the run again "
+            "if the bundle is older)"
+        )
+    if digest.read_text(encoding="utf-8", errors="replace") != digest_line(path / BUNDLE_MANIFEST):
+        raise BundleError(
+            f"{path / BUNDLE_MANIFEST}: sha256 does not match {BUNDLE_DIGEST} (bundle.json "
+            "was modified or damaged)"
+        )
+
+
+def apply_retrieval(student: Student, settings: RetrievalSettings | None, where: Path) -> None:
+    """Give the student the interpolation settings the bundle records, so what
+    bundle.json says is what predicts."""
+    if settings is None:
+        return
+    for name in ("lam", "knn_temperature"):
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if not hasattr(student, name):
+            raise BundleError(
+                f"{where / BUNDLE_MANIFEST}: records retrieval.{name}, which student "
+                f"{student.name!r} has no setting for"
+            )
+        setattr(student, name, float(value))
 
 
 def _check_files(path: Path, manifest: BundleManifest) -> None:
@@ -276,6 +320,7 @@ def load_bundle(path: str | Path, runtime: str = "auto", plugins: Plugins | None
     runtime = choose_runtime(manifest, runtime, path)
     plugins = plugins or get_plugins()
     student = load_student(path, manifest, runtime, plugins)
+    apply_retrieval(student, manifest.retrieval, path)
     stores: list[KnowledgeStore] = []
     retriever: Retriever | None = None
     if manifest.retrieval is not None:

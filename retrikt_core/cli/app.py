@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,11 +20,31 @@ from retrikt_core.plugins import get_plugins
 app = typer.Typer(
     help="retrikt: retrieval-based knowledge transfer from an LLM into a tiny model.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from retrikt_core import __version__
+
+        typer.echo(f"retrikt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """retrikt: retrieval-based knowledge transfer from an LLM into a tiny model."""
 
 
 def fail(message: str, code: int = 2) -> None:

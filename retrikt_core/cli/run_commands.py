@@ -131,28 +131,38 @@ def bench(
 
 
 @app.command()
-def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR")]) -> None:
-    """Show a run's stages (status, time, counts) and its metrics."""
-    manifest_path = run_dir / "manifest.json"
-    if not manifest_path.is_file():
+def show(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR",
+            help="a run directory (the --run-dir of `retrikt run`, or run.run_dir)",
+        ),
+    ],
+) -> None:
+    """Show a run's stages (status, time, counts) and its metrics. A stage whose
+    process is gone shows as interrupted, one whose folder was deleted as
+    missing, and one computed from a replaced upstream output as stale."""
+    from retrikt_core.pipeline import STAGE_NAMES, RunDir
+
+    run = RunDir(run_dir)
+    if not run.is_run():
         fail(f"{run_dir}: no manifest.json; not a retrikt run directory")
-    manifest = json.loads(manifest_path.read_text())
+    with user_errors():
+        manifest = run.manifest()
     table = Table(
         title=f"{run_dir} (task {manifest.get('task')}, config {manifest.get('config_hash')})"
     )
     for column in ("stage", "status", "seconds", "finished", "counts"):
         table.add_column(column)
-    from retrikt_core.pipeline import STAGE_NAMES
-
+    colors = {"finished": "green", "running": "cyan", "interrupted": "yellow", "stale": "yellow"}
     for name in STAGE_NAMES:
         record = manifest["stages"].get(name)
         if record is None:
             table.add_row(name, "[dim]not run[/dim]", "", "", "")
             continue
-        status = record.get("status", "?")
-        color = {"finished": "green", "running": "yellow", "interrupted": "yellow"}.get(
-            status, "red"
-        )
+        status = run.stage_status(name, manifest)
+        color = colors.get(status, "red")
         counts = json.dumps(record.get("counts", record.get("error", "")))
         table.add_row(
             name,
@@ -162,7 +172,7 @@ def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR")]) -> None:
             counts[:120],
         )
     console.print(table)
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.is_file():
-        console.print(metrics_table(json.loads(metrics_path.read_text())))
-        console.print(f"report: {run_dir / 'report.md'}")
+    if run.metrics_file.is_file():
+        with user_errors():
+            console.print(metrics_table(run.metrics()))
+        console.print(f"report: {run.report_file}")

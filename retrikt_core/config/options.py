@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import field
@@ -59,6 +60,8 @@ def build_options(section: str, cls: type, values: dict[str, Any]) -> Any:
 def _check_range(where: str, value: Any, metadata: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return
+    if not math.isfinite(value):  # NaN passes every comparison below
+        raise ConfigError(f"{where}: must be a finite number, got {value!r}")
     low, high = metadata.get("minimum"), metadata.get("maximum")
     if low is not None and value < low:
         raise ConfigError(f"{where}: must be >= {low}, got {value!r}")

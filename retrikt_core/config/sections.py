@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from retrikt_core.config.options import option
+from retrikt_core.errors import OptionError
 
 
 @dataclass
 class RunOptions:
     """``[run]``: where the run lives and its seed."""
 
-    seed: int = option(0, "seed for k-shot sampling, training and generation")
+    seed: int = option(0, "seed for k-shot sampling, training and generation", minimum=0)
     run_dir: str = option("runs/default", "where the run writes (CLI --run-dir overrides)")
 
 
@@ -20,9 +21,11 @@ class RunOptions:
 class ExtractOptions:
     """``[extract]``: how much knowledge to gather and what to drop."""
 
-    n_per_label: int = option(200, "entries asked of a conditional generator per label")
+    n_per_label: int = option(200, "entries asked of a conditional generator per label", minimum=0)
     n_total: int = option(
-        0, "entries asked of an unconditional source (corpus); 0 = n_per_label x labels"
+        0,
+        "entries asked of an unconditional source (corpus); 0 = n_per_label x labels",
+        minimum=0,
     )
     second_source_share: float = option(
         0.5,
@@ -40,9 +43,17 @@ class ExtractOptions:
         minimum=0.0,
         maximum=1.0,
     )
-    min_words: int = option(3, "drop entries with fewer words (degenerate, as in the reward)")
-    max_words: int = option(128, "drop entries with more words")
-    teacher_batch_size: int = option(32, "batch size when the teacher labels entries")
+    min_words: int = option(
+        3, "drop entries with fewer words (degenerate, as in the reward)", minimum=0
+    )
+    max_words: int = option(128, "drop entries with more words", minimum=1)
+    teacher_batch_size: int = option(32, "batch size when the teacher labels entries", minimum=1)
+
+    def __post_init__(self) -> None:
+        if self.max_words < self.min_words:
+            raise OptionError(
+                "max_words", f"must be >= min_words ({self.min_words}), got {self.max_words}"
+            )
 
 
 @dataclass
@@ -52,7 +63,7 @@ class EvaluateOptions:
     methods: list[str] = option(
         ["teacher", "kshot_student", "kd_student", "retrikt_student"], "methods to compare"
     )
-    batch_size: int = option(32, "batch size for timing and prediction")
+    batch_size: int = option(32, "batch size for timing and prediction", minimum=1)
 
 
 @dataclass
@@ -62,7 +73,9 @@ class RewardOptions:
     weights: dict[str, float] = option(
         {"quality": 1.0, "diversity": 0.5, "degenerate": 1.0}, "reward term -> weight"
     )
-    memory: int = option(256, "recently scored samples the diversity term compares against")
+    memory: int = option(
+        256, "recently scored samples the diversity term compares against", minimum=0
+    )
 
 
 CORE_SECTIONS: dict[str, type] = {

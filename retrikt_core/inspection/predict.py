@@ -11,7 +11,7 @@ from typing import Any
 
 from retrikt_core.datafiles import read_table
 from retrikt_core.errors import ArtifactError, InputError, TaskDataError
-from retrikt_core.pipeline import RunDir, load_component
+from retrikt_core.pipeline import RunDir
 from retrikt_core.plugins import Plugins, get_plugins
 from retrikt_core.records import Example, Knowledge, Neighbors
 
@@ -45,11 +45,16 @@ class RunPredictor:
         for needed in (run.task_file, student_dir):
             if not needed.exists():
                 raise ArtifactError(f"{needed}: missing; is {self.run_dir} a finished run?")
+        # The student, its store and the retriever settings must belong together:
+        # a rerun stopped half way would pair a new store with an old student.
+        run.check_chain(["train"])
+        run.check_config(["train"])
+        run.verify("prepare")
         self.task = run.task_info()
-        self.student = load_component(student_dir, "student", self.plugins)
+        self.student = run.load("train", method, "student", self.plugins)
         self.retriever = None
         if method == "retrikt_student":
-            stores = [load_component(path, "store", self.plugins) for _, path in run.store_dirs()]
+            stores = [run.load("index", s, "store", self.plugins) for s, _ in run.store_dirs()]
             config = run.config()["retriever"]
             name = config.pop("plugin")
             cls = self.plugins.registry.get("retriever", name)

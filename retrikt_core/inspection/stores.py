@@ -12,7 +12,7 @@ from typing import Any
 
 from retrikt_core.errors import ArtifactError
 from retrikt_core.interfaces import KnowledgeStore
-from retrikt_core.pipeline import RunDir, load_component
+from retrikt_core.pipeline import RunDir
 from retrikt_core.plugins import Plugins, get_plugins
 from retrikt_core.records import Example, Knowledge
 
@@ -94,8 +94,7 @@ class RunStores:
         self.is_pair: bool = task["is_pair"]
         self.folders = dict(run.store_dirs())
         self.stores: dict[str, KnowledgeStore] = {
-            section: load_component(folder, "store", plugins)
-            for section, folder in self.folders.items()
+            section: run.load("index", section, "store", plugins) for section in self.folders
         }
 
     def summaries(self, samples: int = 5, seed: int = 0) -> list[StoreSummary]:

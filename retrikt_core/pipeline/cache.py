@@ -2,7 +2,7 @@
 (the runs of a bench, or a bench and an earlier run).
 
 A run asks the cache for a finished copy of a stage under the same key before
-computing it; a hit is hard-linked into the run (copied where links fail) and
+computing it; a hit is copied into the run and
 recorded in the run's manifest as finished, with ``reused_from``. Output ids
 are random per computation, so the cached manifest record (and its
 ``output_id``) travels with the files: downstream keys then match those of the
@@ -24,21 +24,11 @@ from retrikt_core.atomic import atomic_write_json, commit_directory
 ENTRY = "entry.json"
 
 
-def _link_or_copy(src: str, dst: str) -> str:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-    return dst
-
-
-def link_tree(src: Path, dst: Path) -> None:
-    """Copy a directory tree, hard-linking files where the file system allows.
-
-    Safe because a finished stage directory is never written in place: stages
-    write into ``<stage>.partial`` and replace the whole directory by renaming.
-    """
-    shutil.copytree(src, dst, copy_function=_link_or_copy)
+def copy_tree(src: Path, dst: Path) -> None:
+    """Copy a directory tree. Copies, not hard links: a file edited in place in
+    one run must not change the cache or another run. (``copy2`` uses the
+    kernel's fast copy, which file systems with reflinks make copy-on-write.)"""
+    shutil.copytree(src, dst, copy_function=shutil.copy2)
 
 
 class StageCache:
@@ -68,7 +58,7 @@ class StageCache:
         partial = dest.with_name(dest.name + ".partial")
         if partial.exists():
             shutil.rmtree(partial)
-        link_tree(entry / "output", partial)
+        copy_tree(entry / "output", partial)
         commit_directory(partial, dest)
         return {**meta["record"], "reused_from": meta["run_dir"]}
 
@@ -83,7 +73,7 @@ class StageCache:
         record = {k: v for k, v in record.items() if k != "reused_from"}
         tmp = entry.with_name(f".{key}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            link_tree(src, tmp / "output")
+            copy_tree(src, tmp / "output")
             meta = {"stage": stage, "key": key, "run_dir": origin, "record": record}
             atomic_write_json(tmp / ENTRY, meta, sort_keys=False)
             os.rename(tmp, entry)

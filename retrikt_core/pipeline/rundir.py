@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from retrikt_core.atomic import atomic_write_json
-from retrikt_core.errors import PipelineError
+from retrikt_core.errors import ArtifactError, PipelineError
 from retrikt_core.interfaces import Component, read_component_meta
 from retrikt_core.plugins import Plugins
 from retrikt_core.records import Example, Knowledge
@@ -35,6 +35,14 @@ MANIFEST = "manifest.json"
 STORE_SECTIONS = ("store", "second_store")
 
 
+CHECKSUM = "checksum"  # of the rest of the manifest
+
+
+def _checksum(manifest: dict[str, Any]) -> str:
+    blob = json.dumps(manifest, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 def load_component(path: str | Path, kind: str, plugins: Plugins) -> Component:
     """A component saved with ``save_pretrained`` at ``path``, built by the
     plugin its ``component.json`` names."""
@@ -43,13 +51,31 @@ def load_component(path: str | Path, kind: str, plugins: Plugins) -> Component:
     return plugins.registry.get(kind, meta["name"]).from_pretrained(path)
 
 
+def file_record(file: Path) -> dict[str, Any]:
+    """``{"bytes", "sha256"}`` of one file."""
+    return {"bytes": file.stat().st_size, "sha256": sha256_file(file)}
+
+
+def file_records(folder: Path) -> dict[str, dict[str, Any]]:
+    """``{relative path: {"bytes", "sha256"}}`` of every file under ``folder``."""
+    return {
+        file.relative_to(folder).as_posix(): file_record(file)
+        for file in sorted(p for p in folder.rglob("*") if p.is_file())
+    }
+
+
+def records_digest(records: dict[str, dict[str, Any]]) -> str:
+    """One sha256 over file records: equal for byte-identical folders."""
+    digest = hashlib.sha256()
+    for name in sorted(records):
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(records[name]["sha256"].encode("ascii"))
+    return digest.hexdigest()
+
+
 def output_digest(folder: Path) -> str:
     """sha256 over the relative paths and bytes of every file under ``folder``."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(folder).as_posix().encode("utf-8") + b"\0")
-        digest.update(sha256_file(file).encode("ascii"))
-    return digest.hexdigest()
+    return records_digest(file_records(folder))
 
 
 class RunLock:
@@ -76,10 +102,18 @@ class RunLock:
 
 
 class RunDir:
-    """The paths and files of one run directory."""
+    """The paths and files of one run directory.
+
+    What a reader takes from a run is checked first: :meth:`verify` compares a
+    stage's files with the sizes and sha256 its manifest record lists,
+    :meth:`check_chain` that each stage was computed from the outputs its
+    upstream stages hold now (a rerun stopped half way leaves them apart), and
+    :meth:`check_config` that ``config.json`` is the config a stage ran with.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._verified: set[tuple[str, str]] = set()
 
     def __fspath__(self) -> str:
         return str(self.path)
@@ -163,12 +197,25 @@ class RunDir:
     def manifest(self) -> dict[str, Any]:
         """The manifest, or an empty one for a run not started."""
         if self.manifest_file.is_file():
-            return json.loads(self.manifest_file.read_text())
+            manifest = self.read_json(self.manifest_file)
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
+                raise ArtifactError(f"{self.manifest_file}: not a retrikt run manifest")
+            checksum = manifest.pop(CHECKSUM, None)
+            if checksum is not None and checksum != _checksum(manifest):
+                raise ArtifactError(
+                    f"{self.manifest_file}: its checksum does not match its content (edited "
+                    "or damaged); restore it, or start the run in a new directory"
+                )
+            return manifest
         return {"stages": {}}
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        # Stages keep pipeline order, so the file reads top to bottom.
-        atomic_write_json(self.manifest_file, manifest, sort_keys=False)
+        # Stages keep pipeline order, so the file reads top to bottom. The
+        # checksum is written with the content, in one atomic write.
+        content = {k: v for k, v in manifest.items() if k != CHECKSUM}
+        atomic_write_json(
+            self.manifest_file, {**content, CHECKSUM: _checksum(content)}, sort_keys=False
+        )
 
     def finished_stages(self) -> set[str]:
         """Stages the manifest records as finished whose folder is there."""
@@ -179,7 +226,13 @@ class RunDir:
         }
 
     def read_json(self, path: Path) -> Any:
-        return json.loads(path.read_text(encoding="utf-8"))
+        """A JSON file of the run; a damaged one is an error naming it."""
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ArtifactError(f"{path}: missing; is {self.path} a retrikt run?") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"{path}: not readable JSON ({exc}); the file is damaged") from None
 
     def task_info(self) -> dict[str, Any]:
         """What ``prepare`` recorded of the task: label names, pair-ness, splits."""
@@ -192,12 +245,157 @@ class RunDir:
         return self.read_json(self.metrics_file)
 
     def read_examples(self, stage: str, name: str) -> list[Example]:
-        lines = (self.stage(stage) / name).read_text(encoding="utf-8").splitlines()
-        return [Example.from_dict(json.loads(line)) for line in lines if line]
+        self.verify(stage)
+        return [Example.from_dict(row) for row in self._jsonl(self.stage(stage) / name)]
 
     def read_knowledge(self) -> list[Knowledge]:
-        lines = self.knowledge_file.read_text("utf-8").splitlines()
-        return [Knowledge.from_dict(json.loads(line)) for line in lines if line]
+        self.verify("extract")
+        return [Knowledge.from_dict(row) for row in self._jsonl(self.knowledge_file)]
+
+    def _jsonl(self, path: Path) -> list[dict[str, Any]]:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            return [json.loads(line) for line in lines if line]
+        except FileNotFoundError:
+            raise ArtifactError(f"{path}: missing; is {self.path} a retrikt run?") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"{path}: not readable JSON lines ({exc})") from None
 
     def lock(self) -> RunLock:
         return RunLock(self.path / ".lock")
+
+    def is_locked(self) -> bool:
+        """Whether a live process holds the run's lock (a stage recorded as
+        running with no lock held was interrupted)."""
+        path = self.path / ".lock"
+        if not path.is_file():
+            return False
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+    def create(self) -> None:
+        """Make the run directory, or say why it cannot be one."""
+        if self.path.exists() and not self.path.is_dir():
+            raise PipelineError(
+                f"{self.path}: exists and is not a directory; choose another run dir"
+            )
+        try:
+            self.stages_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.path / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise PipelineError(f"{self.path}: cannot write the run directory ({reason})") from None
+
+    def stage_status(self, name: str, manifest: dict[str, Any] | None = None) -> str:
+        """What a reader should believe of a stage: ``finished``, ``running``
+        (a live process holds the lock), ``interrupted`` (recorded as running
+        but no process holds the lock, or stopped), ``failed``, ``missing``
+        (finished, but its folder is gone), ``stale`` (finished from an
+        upstream output that has since been replaced) or ``not run``."""
+        stages = (manifest or self.manifest())["stages"]
+        record = stages.get(name)
+        if record is None:
+            return "not run"
+        status = record.get("status", "?")
+        if status == "running":
+            return "running" if self.is_locked() else "interrupted"
+        if status != "finished":
+            return status
+        if not self.stage(name).is_dir():
+            return "missing"
+        for need, output_id in (record.get("inputs") or {}).items():
+            if stages.get(need, {}).get("output_id") != output_id:
+                return "stale"
+        return "finished"
+
+    # --- checks -----------------------------------------------------------------
+    def record(self, stage: str) -> dict[str, Any]:
+        """A finished stage's manifest record, or an error naming the stage."""
+        record = self.manifest()["stages"].get(stage, {})
+        if record.get("status") != "finished" or not self.stage(stage).is_dir():
+            status = record.get("status", "not run")
+            if record.get("status") == "finished":
+                status = "missing its folder"
+            raise PipelineError(
+                f"{self.path}: stage {stage!r} is {status}; "
+                "run `retrikt run` with this run directory to finish it"
+            )
+        return record
+
+    def verify(self, stage: str, advice: bool = True) -> None:
+        """The stage's files are those its record lists (size and sha256);
+        ``advice`` adds how to fix it to the error."""
+        record = self.record(stage)
+        files = record.get("files")
+        if files is None or (stage, record.get("output_id", "")) in self._verified:
+            return  # a run written before file records: nothing to compare with
+        folder = self.stage(stage)
+        fix = f"; rerun it: `retrikt run CONFIG --run-dir {self.path} --from {stage}`"
+        fix = fix if advice else "; computing the stage again"
+        for name, expected in files.items():
+            file = folder / name
+            if not file.is_file():
+                raise ArtifactError(f"{file}: missing (stage {stage!r} wrote it){fix}")
+            size = file.stat().st_size
+            if size != expected["bytes"]:
+                raise ArtifactError(
+                    f"{file}: {size} bytes, stage {stage!r} wrote {expected['bytes']} "
+                    f"(truncated or replaced){fix}"
+                )
+            if sha256_file(file) != expected["sha256"]:
+                raise ArtifactError(
+                    f"{file}: sha256 differs from what stage {stage!r} wrote (modified or "
+                    f"damaged){fix}"
+                )
+        self._verified.add((stage, record.get("output_id", "")))
+
+    def check_chain(self, stages: list[str]) -> None:
+        """Each of ``stages``, and every stage they were computed from, is
+        finished and was computed from the output its upstream stage holds now."""
+        manifest = self.manifest()["stages"]
+        seen: set[str] = set()
+        todo = list(stages)
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            record = self.record(name)
+            for need, output_id in (record.get("inputs") or {}).items():
+                if manifest.get(need, {}).get("output_id") != output_id:
+                    raise PipelineError(
+                        f"{self.path}: stage {name!r} was computed from an earlier {need!r} "
+                        "(a rerun stopped before it finished?); run the same `retrikt run` "
+                        "command again to bring the run up to date"
+                    )
+                todo.append(need)
+
+    def check_config(self, stages: list[str]) -> None:
+        """``config.json`` holds the sections each stage ran with."""
+        from retrikt_core.config import stable_hash
+
+        config = self.config()
+        for name in stages:
+            record = self.record(name)
+            sections = record.get("sections")
+            if sections is None:
+                continue
+            found = stable_hash({s: config.get(s) for s in sections})
+            if found != record.get("config_hash"):
+                raise PipelineError(
+                    f"{self.config_file}: its [{'], ['.join(sections)}] differ from what stage "
+                    f"{name!r} ran with (a rerun stopped before it finished?); run the same "
+                    "`retrikt run` command again"
+                )
+
+    def load(self, stage: str, subdir: str, kind: str, plugins: Plugins) -> Component:
+        """A component a stage saved, after checking the stage's files."""
+        self.verify(stage)
+        return load_component(self.stage(stage) / subdir, kind, plugins)

@@ -21,11 +21,18 @@ from typing import Any
 
 from retrikt_core.atomic import atomic_write_json, atomic_write_text, commit_directory
 from retrikt_core.config import ConfigError, RunConfig, section_kind, stable_hash
+from retrikt_core.errors import ArtifactError
 from retrikt_core.interfaces import Task
 from retrikt_core.pipeline.cache import StageCache
 from retrikt_core.pipeline.checks import preflight
 from retrikt_core.pipeline.definition import STAGE_NAMES, STAGES
-from retrikt_core.pipeline.rundir import RunDir, output_digest
+from retrikt_core.pipeline.rundir import (
+    RunDir,
+    file_record,
+    file_records,
+    output_digest,
+    records_digest,
+)
 from retrikt_core.pipeline.stage import SOURCE_SECTIONS, Stage, StageContext, seed_everything
 from retrikt_core.plugins import Plugins
 
@@ -112,6 +119,16 @@ class Pipeline:
                 return False
         return rundir.metrics() == rundir.read_json(rundir.evaluated_metrics_file)
 
+    def _intact(self, stage: Stage) -> bool:
+        """A finished stage's files are as it wrote them; if not, say which
+        file changed and compute the stage again rather than build on it."""
+        try:
+            self.rundir.verify(stage.name, advice=False)
+        except ArtifactError as exc:
+            self.echo(f"[yellow]↻ {stage.name:<9} {exc}[/yellow]")
+            return False
+        return True
+
     def _is_current(self, stage: Stage, manifest: dict[str, Any]) -> bool:
         """Finished, under the key its inputs give now, with its folder there."""
         record = manifest["stages"].get(stage.name, {})
@@ -132,7 +149,7 @@ class Pipeline:
         if first > last:
             raise ConfigError(f"--from {from_stage} comes after --until {until_stage}")
         self.check()
-        self.rundir.stages_dir.mkdir(parents=True, exist_ok=True)
+        self.rundir.create()
         with self.rundir.lock():
             self._clean_partials()
             self._write_config()
@@ -147,7 +164,7 @@ class Pipeline:
         key = self.stage_key(stage, manifest)
         record = manifest["stages"].get(stage.name, {})
         final = self.rundir.stage(stage.name)
-        if not force and self._is_current(stage, manifest):
+        if not force and self._is_current(stage, manifest) and self._intact(stage):
             self.echo(f"[dim]↷ {stage.name:<9} unchanged, skipped[/dim]")
             if self.stage_cache is not None:
                 self.stage_cache.put(stage.name, key, final, record, self.run_dir)
@@ -188,12 +205,13 @@ class Pipeline:
             raise
         seconds = time.perf_counter() - started
         output_id = uuid.uuid4().hex[:12]
+        files = file_records(partial)
         previous = record  # the record before this run (still the finished one, if any)
         if (
             previous.get("status") == "finished"
             and previous.get("output_id")
             and final.is_dir()
-            and output_digest(partial) == output_digest(final)
+            and records_digest(files) == output_digest(final)
         ):
             # Byte-identical outputs keep their id, so downstream keys still match
             # (early cut-off: re-preparing unchanged data does not retune the LLM).
@@ -203,7 +221,11 @@ class Pipeline:
             "status": "finished",
             "key": key,
             "config_hash": self.config.section_hash(*stage.sections),
+            "sections": list(stage.sections),
             "output_id": output_id,
+            # What it was computed from, and what it wrote: readers check both.
+            "inputs": {n: manifest["stages"].get(n, {}).get("output_id") for n in stage.needs},
+            "files": files,
             "started_at": manifest["stages"][stage.name]["started_at"],
             "finished_at": _now(),
             "seconds": round(seconds, 3),
@@ -234,11 +256,14 @@ class Pipeline:
         manifest["config_hash"] = self.config.config_hash()
         manifest["task"] = self.task.name
         manifest["retrikt_version"] = _version()
-        self.rundir.write_manifest(manifest)
         atomic_write_json(self.rundir.config_file, self.config.to_dict())
+        manifest.pop("config_source", None)
         if self.config.source and Path(self.config.source).is_file():
             source = Path(self.config.source).read_text()
             atomic_write_text(self.rundir.config_source_file, source)
+            # A bundle copies the file: its record lets export check the copy.
+            manifest["config_source"] = file_record(self.rundir.config_source_file)
+        self.rundir.write_manifest(manifest)
 
     def _clean_partials(self) -> None:
         for partial in self.rundir.stages_dir.glob("*.partial"):

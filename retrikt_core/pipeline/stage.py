@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from retrikt_core.config import section_kind, stable_hash
 from retrikt_core.interfaces import Component, Task
-from retrikt_core.pipeline.rundir import RunDir, load_component
+from retrikt_core.pipeline.rundir import RunDir
 from retrikt_core.records import Example, Knowledge
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class StageContext:
 
     def load(self, stage: str, subdir: str, kind: str) -> Component:
         """A component that an earlier stage saved with ``save_pretrained``."""
-        return load_component(self.stage_dir(stage) / subdir, kind, self.pipeline.plugins)
+        return self.rundir.load(stage, subdir, kind, self.pipeline.plugins)
 
     def read_examples(self, stage: str, name: str) -> list[Example]:
         return self.rundir.read_examples(stage, name)

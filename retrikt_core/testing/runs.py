@@ -162,3 +162,40 @@ def make_pipeline(config_path: Path, run_dir: Path, overrides=()) -> Pipeline:
     plugins = get_plugins()
     raw = apply_overrides(load_toml(config_path), list(overrides))
     return Pipeline(validate(raw, plugins.registry, source=str(config_path)), plugins, run_dir)
+
+
+# The run every component section of which is a fast built-in (no LLM, no
+# torch): knowledge is the task's own unlabelled train split.
+FAST_COMPONENTS = """
+[generator]
+plugin = "corpus"
+
+[teacher]
+plugin = "bow-lr"
+dim = 512
+epochs = 40
+
+[optimizer]
+plugin = "none"
+
+[extract]
+n_total = {n_total}
+
+[store]
+plugin = "memory"
+dim = 256
+
+[retriever]
+plugin = "knn"
+k = 4
+
+[student]
+plugin = "bow-knn"
+dim = 256
+epochs = 20
+"""
+
+
+def fast_config(task: str, n_total: int = 8) -> str:
+    """A whole config: ``task`` (a ``[task]`` section) and the fast built-ins."""
+    return task.rstrip() + "\n" + FAST_COMPONENTS.format(n_total=n_total)

@@ -140,7 +140,7 @@ def test_plan_names_runs_and_defaults(small_run, tmp_path):
 # --- the stage cache ---------------------------------------------------------------
 
 
-def test_stage_cache_round_trip_links_files_and_keeps_the_record(tmp_path):
+def test_stage_cache_round_trip_copies_files_and_keeps_the_record(tmp_path):
     cache = StageCache(tmp_path / "cache")
     src = tmp_path / "a" / "stages" / "tune"
     (src / "generator").mkdir(parents=True)
@@ -153,7 +153,11 @@ def test_stage_cache_round_trip_links_files_and_keeps_the_record(tmp_path):
     dest.parent.mkdir(parents=True)
     reused = cache.fetch("tune", "k1", dest)
     assert reused == {**record, "reused_from": str(tmp_path / "a")}
-    assert os.path.samefile(dest / "generator" / "state.json", src / "generator" / "state.json")
+    # A copy, not a link: editing the reused file in place leaves the source alone.
+    copied = dest / "generator" / "state.json"
+    assert not os.path.samefile(copied, src / "generator" / "state.json")
+    copied.write_text('{"edited": true}')
+    assert (src / "generator" / "state.json").read_text() == "{}"
     assert not list(dest.parent.glob("*.partial"))
     # A killed put leaves only a temp entry, which is not a hit and is cleaned.
     (tmp_path / "cache" / "tune" / ".k2.1234.tmp" / "output").mkdir(parents=True)
@@ -191,7 +195,9 @@ def test_grid_runs_every_combination_and_computes_shared_stages_once(
             assert second[stage]["status"] == "finished"
         assert "reused_from" not in second["index"]
         tune = "stages/tune/generator/state.json"
-        assert os.path.samefile(by_run[256, seed].run_dir / tune, by_run[512, seed].run_dir / tune)
+        first_copy, second_copy = by_run[256, seed].run_dir / tune, by_run[512, seed].run_dir / tune
+        assert first_copy.read_bytes() == second_copy.read_bytes()
+        assert not os.path.samefile(first_copy, second_copy)  # a copy: each run owns its files
     # Sharing changes nothing: the same run made alone gives the same results.
     alone = make_pipeline(config, tmp_path / "alone", ["store.dim=512", "run.seed=1"]).run()
     shared = json.loads((by_run[512, 1].run_dir / "metrics.json").read_text())

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
 from retrikt_core.cli import app
 from retrikt_core.errors import ConfigError, TaskDataError
+from retrikt_core.testing.runs import fast_config
 
 # source, label, annotation, sentence: a GLUE-style headerless TSV (CoLA's shape)
 ROWS = [
@@ -173,8 +174,7 @@ def test_a_position_past_the_last_column_is_named(tmp_path):
 def write_config(tmp_path, train, **task_options) -> str:
     lines = [f"{k} = {json.dumps(v)}" for k, v in task_options.items()]
     config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
+    task = f"""
 [task]
 plugin = "files"
 train_file = "{train}"
@@ -182,20 +182,8 @@ eval_file = "{train}"
 label_names = {json.dumps(NAMES)}
 k_shot = 1
 {chr(10).join(lines)}
-[generator]
-plugin = "corpus"
-[teacher]
-plugin = "bow-lr"
-[optimizer]
-plugin = "none"
-[store]
-plugin = "memory"
-[retriever]
-plugin = "knn"
-[student]
-plugin = "bow-knn"
 """
-    )
+    config.write_text(fast_config(task, n_total=1))
     return str(config)
 
 

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retrikt_core.bundle import (
+    BUNDLE_DIGEST,
     BUNDLE_MANIFEST,
     BundleError,
     ExportOptions,
@@ -23,6 +24,7 @@ from retrikt_core.bundle import (
     push_to_hub,
     read_manifest,
 )
+from retrikt_core.bundle.load import digest_line
 from retrikt_core.cli import app
 from retrikt_core.records import Example
 from retrikt_core.testing.runs import make_pipeline
@@ -166,16 +168,34 @@ def corrupt_swapped(bundle_dir):
     return "stores/store/entries.jsonl", "sha256 does not match bundle.json"
 
 
+def rewrite_manifest(bundle_dir, text):
+    """Edit bundle.json and its digest together, as a tool that means it would:
+    what stays to catch is the structure."""
+    (bundle_dir / BUNDLE_MANIFEST).write_text(text)
+    (bundle_dir / BUNDLE_DIGEST).write_text(digest_line(bundle_dir / BUNDLE_MANIFEST))
+
+
+def corrupt_labels_swapped(bundle_dir):
+    manifest = json.loads((bundle_dir / BUNDLE_MANIFEST).read_text())
+    manifest["task"]["label_names"].reverse()
+    (bundle_dir / BUNDLE_MANIFEST).write_text(json.dumps(manifest))
+    return BUNDLE_MANIFEST, "sha256 does not match bundle.sha256"
+
+
+def corrupt_no_digest(bundle_dir):
+    (bundle_dir / BUNDLE_DIGEST).unlink()
+    return BUNDLE_DIGEST, "missing"
+
+
 def corrupt_unlisted(bundle_dir):
     manifest = json.loads((bundle_dir / BUNDLE_MANIFEST).read_text())
     del manifest["files"]["student/component.json"]
-    (bundle_dir / BUNDLE_MANIFEST).write_text(json.dumps(manifest))
+    rewrite_manifest(bundle_dir, json.dumps(manifest))
     return BUNDLE_MANIFEST, "does not list student/component.json"
 
 
 def corrupt_manifest_json(bundle_dir):
-    path = bundle_dir / BUNDLE_MANIFEST
-    path.write_text(path.read_text()[:100])
+    rewrite_manifest(bundle_dir, (bundle_dir / BUNDLE_MANIFEST).read_text()[:100])
     return BUNDLE_MANIFEST, "not valid JSON"
 
 
@@ -187,7 +207,7 @@ def corrupt_no_manifest(bundle_dir):
 def corrupt_escape(bundle_dir):
     manifest = json.loads((bundle_dir / BUNDLE_MANIFEST).read_text())
     manifest["files"]["../outside"] = {"bytes": 1, "sha256": "0" * 64}
-    (bundle_dir / BUNDLE_MANIFEST).write_text(json.dumps(manifest))
+    rewrite_manifest(bundle_dir, json.dumps(manifest))
     return BUNDLE_MANIFEST, "outside the bundle: '../outside'"
 
 
@@ -201,6 +221,8 @@ def corrupt_escape(bundle_dir):
         corrupt_manifest_json,
         corrupt_no_manifest,
         corrupt_escape,
+        corrupt_labels_swapped,
+        corrupt_no_digest,
     ],
 )
 def test_a_corrupt_bundle_is_refused_naming_the_file(finished_run, tmp_path, corrupt):

@@ -124,3 +124,48 @@ def test_missing_file_and_bad_toml(tmp_path):
     bad.write_text("[run\nseed = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_toml(bad)
+
+
+def test_every_numeric_option_of_the_shipped_components_declares_its_range():
+    """A number outside its range is refused when the config is validated, so
+    every int and float option of the core and the shipped plugins declares a
+    minimum or a maximum (the example third-party plugin validates its own)."""
+    from retrikt_core.config.schema import config_schema
+    from retrikt_core.plugins import Plugins
+
+    plugins = Plugins()
+    plugins.load_entry_points()
+    schema = config_schema(plugins.registry)
+    options = [(f"{s}", o) for s, opts in schema["core"].items() for o in opts]
+    options += [
+        (f"{section}/{name}", o)
+        for section, components in schema["components"].items()
+        for name, component in components.items()
+        if component["package"] != "retrikt-lexicon"
+        for o in component["options"]
+    ]
+    unbounded = [
+        f"{where}.{o['name']}"
+        for where, o in options
+        if o["type"] in ("int", "float") and o["minimum"] is None and o["maximum"] is None
+    ]
+    assert len(options) > 100
+    assert not unbounded
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("extract.eval_near_duplicate=nan", r"extract\.eval_near_duplicate: must be a finite"),
+        ("student.lr=inf", r"student\.lr: must be a finite"),
+        ("retriever.k=-3", r"retriever\.k: must be >= 1"),
+        ("task.k_shot=0", r"task\.k_shot: must be >= 1"),
+        ("task.k_shot=-2", r"task\.k_shot: must be >= 1"),
+        ("extract.n_total=-5", r"extract\.n_total: must be >= 0"),
+        ("extract.max_words=2", r"extract\.max_words: must be >= min_words"),
+    ],
+)
+def test_out_of_range_values_are_refused_before_any_stage(small_run, override, message):
+    config, _, _ = small_run
+    with pytest.raises(ConfigError, match=message):
+        validate(apply_overrides(load_toml(config), [override]), get_plugins().registry)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from retrikt_core.config import ConfigError, load_toml
-from retrikt_core.pipeline import STAGE_NAMES
+from retrikt_core.pipeline import STAGE_NAMES, RunDir
 from retrikt_core.plugins import get_plugins
 from retrikt_core.testing.runs import make_pipeline
 
@@ -117,7 +117,7 @@ def test_rerun_with_identical_output_keeps_downstream(small_run):
     manifest = json.loads(manifest_path.read_text())
     before = manifest["stages"]["prepare"]["output_id"]
     manifest["stages"]["prepare"]["key"] = "an-older-key"
-    manifest_path.write_text(json.dumps(manifest))
+    RunDir(run_dir).write_manifest(manifest)
     log.unlink()
     make_pipeline(config, run_dir).run()
     assert started(log) == ["prepare"]
@@ -131,7 +131,7 @@ def test_rerun_with_changed_output_redoes_downstream(small_run):
     manifest_path = run_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["stages"]["prepare"]["key"] = "an-older-key"
-    manifest_path.write_text(json.dumps(manifest))
+    RunDir(run_dir).write_manifest(manifest)
     # The old outputs differ from what prepare now writes.
     (run_dir / "stages/prepare/task.json").write_text("{}")
     log.unlink()

@@ -65,10 +65,14 @@ class Bm25StoreOptions:
         "bm25s (precomputed sparse weights, fast) or rank-bm25 (per-query scoring); "
         "both rank with BM25Okapi's weights",
     )
-    k1: float = option(1.5, "term-frequency saturation")
-    b: float = option(0.75, "document-length normalisation (0 = none, 1 = full)")
+    k1: float = option(1.5, "term-frequency saturation", minimum=0.0)
+    b: float = option(
+        0.75, "document-length normalisation (0 = none, 1 = full)", minimum=0.0, maximum=1.0
+    )
     epsilon: float = option(
-        0.25, "idf of terms in over half the entries: epsilon x the mean idf (rank-bm25's floor)"
+        0.25,
+        "idf of terms in over half the entries: epsilon x the mean idf (rank-bm25's floor)",
+        minimum=0.0,
     )
 
 

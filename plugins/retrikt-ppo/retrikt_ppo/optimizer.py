@@ -14,27 +14,29 @@ from retrikt_core.api import KnowledgeGenerator, Policy, RewardFn, RLOptimizer, 
 
 @dataclass
 class PPOOptions:
-    steps: int = option(12, "PPO iterations (each samples a rollout per label)")
-    rollout_size: int = option(16, "samples per label per iteration")
-    ppo_epochs: int = option(4, "optimisation passes over each rollout")
-    minibatch_size: int = option(8, "samples per gradient step")
+    steps: int = option(12, "PPO iterations (each samples a rollout per label)", minimum=0)
+    rollout_size: int = option(16, "samples per label per iteration", minimum=1)
+    ppo_epochs: int = option(4, "optimisation passes over each rollout", minimum=1)
+    minibatch_size: int = option(8, "samples per gradient step", minimum=1)
     # 0.01 (the supervised tuning's scale) moved CB's policy 13 nats per sequence in
     # one Adam step and every later sample was degenerate; 0.001 kept SST-2's and
     # CB's KL near or under target (CHANGELOG.md, the PPO learning rate).
-    lr: float = option(0.001, "Adam learning rate for the policy parameters")
-    value_lr: float = option(0.001, "Adam learning rate for the value head")
-    clip: float = option(0.2, "PPO ratio clipping")
-    value_coef: float = option(0.5, "weight of the value loss")
-    gamma: float = option(1.0, "discount")
-    lam: float = option(0.95, "GAE lambda")
-    kl_coef: float = option(0.05, "initial KL penalty coefficient (per token)")
-    target_kl: float = option(4.0, "per-sequence KL the adaptive controller aims at; 0 = fixed")
+    lr: float = option(0.001, "Adam learning rate for the policy parameters", minimum=0.0)
+    value_lr: float = option(0.001, "Adam learning rate for the value head", minimum=0.0)
+    clip: float = option(0.2, "PPO ratio clipping", minimum=0.0)
+    value_coef: float = option(0.5, "weight of the value loss", minimum=0.0)
+    gamma: float = option(1.0, "discount", minimum=0.0, maximum=1.0)
+    lam: float = option(0.95, "GAE lambda", minimum=0.0, maximum=1.0)
+    kl_coef: float = option(0.05, "initial KL penalty coefficient (per token)", minimum=0.0)
+    target_kl: float = option(
+        4.0, "per-sequence KL the adaptive controller aims at; 0 = fixed", minimum=0.0
+    )
     # Ziegler et al.'s 10,000 suits runs of many thousand samples; the default run
     # draws 12 x 2 x 16 = 384, and a horizon of 32 lets beta grow up to ~10x in it.
     kl_horizon: int = option(
         32, "adaptive KL horizon, in samples (smaller = beta reacts faster)", minimum=1
     )
-    max_grad_norm: float = option(1.0, "gradient clipping")
+    max_grad_norm: float = option(1.0, "gradient clipping", minimum=0.0)
     # A soft prompt sits at the scale of token embeddings, so a few Adam steps can
     # rewrite it; this bounds how far one rollout may take the policy.
     max_update_kl: float = option(

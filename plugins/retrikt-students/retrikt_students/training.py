@@ -51,7 +51,7 @@ class StudentTrainingOptions:
     dropout: float = option(0.1, "dropout in the encoder", minimum=0.0, maximum=1.0)
     epochs: int = option(8, "passes over the training data", minimum=1)
     batch_size: int = option(32, "examples per step", minimum=1)
-    lr: float = option(0.001, "AdamW learning rate")
+    lr: float = option(0.001, "AdamW learning rate", minimum=0.0)
     kd_temperature: float = option(
         1.0, "temperature applied to teacher distributions (soft distillation)", minimum=1e-6
     )
@@ -68,12 +68,18 @@ class StudentTrainingOptions:
         "needs a teacher with embed, e.g. llm); 0 = off",
         minimum=0.0,
     )
-    kshot_weight: float = option(4.0, "weight of a k-shot example relative to a store entry")
+    kshot_weight: float = option(
+        4.0, "weight of a k-shot example relative to a store entry", minimum=0.0
+    )
     student_loss_weight: float = option(
-        0.5, "weight of the student-alone loss beside the interpolated one (retrieval runs)"
+        0.5,
+        "weight of the student-alone loss beside the interpolated one (retrieval runs)",
+        minimum=0.0,
     )
     lam: float = option(-1.0, "interpolation weight in [0, 1]; < 0 = learned", maximum=1.0)
-    knn_temperature: float = option(-1.0, "neighbour softmax temperature; <= 0 = learned")
+    knn_temperature: float = option(
+        -1.0, "neighbour softmax temperature; <= 0 = learned", minimum=-1.0
+    )
     length_buckets: int = option(
         0,
         "batches formed from runs of this many batches sorted by length, then shuffled "

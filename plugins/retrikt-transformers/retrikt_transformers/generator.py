@@ -18,18 +18,20 @@ from retrikt_transformers.models import SMOLLM2, load_causal_lm
 @dataclass
 class LLMGeneratorOptions:
     model: str = option(SMOLLM2, "smollm2-135m-instruct (offline), a hub name, or a folder")
-    virtual_tokens: int = option(16, "soft-prompt length per label")
-    epochs: int = option(20, "passes over each label's k-shot examples")
-    lr: float = option(0.03, "Adam learning rate for the soft prompts")
+    virtual_tokens: int = option(16, "soft-prompt length per label", minimum=1)
+    epochs: int = option(20, "passes over each label's k-shot examples", minimum=0)
+    lr: float = option(0.03, "Adam learning rate for the soft prompts", minimum=0.0)
     batch_size: int = option(8, "examples per tuning step", minimum=1)
     init_text: str = option("Write an example.", "text whose embeddings initialise prompts")
-    max_length: int = option(160, "tokens of a training example kept")
-    temperature: float = option(1.0, "sampling temperature")
-    top_p: float = option(0.95, "nucleus sampling threshold")
-    max_new_tokens: int = option(48, "longest sample, in tokens")
-    min_new_tokens: int = option(0, "shortest sample (benchmarks fix lengths with it)")
-    repetition_penalty: float = option(1.1, "penalty on repeated tokens while sampling")
-    gen_batch_size: int = option(16, "samples drawn per generate() call")
+    max_length: int = option(160, "tokens of a training example kept", minimum=1)
+    temperature: float = option(1.0, "sampling temperature", minimum=1e-6)
+    top_p: float = option(0.95, "nucleus sampling threshold", minimum=1e-6, maximum=1.0)
+    max_new_tokens: int = option(48, "longest sample, in tokens", minimum=1)
+    min_new_tokens: int = option(0, "shortest sample (benchmarks fix lengths with it)", minimum=0)
+    repetition_penalty: float = option(
+        1.1, "penalty on repeated tokens while sampling", minimum=1e-6
+    )
+    gen_batch_size: int = option(16, "samples drawn per generate() call", minimum=1)
 
 
 def adapter_name(label: int) -> str:

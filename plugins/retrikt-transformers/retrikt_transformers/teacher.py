@@ -18,11 +18,11 @@ from retrikt_transformers.prompts import default_template, render
 class LLMTeacherOptions:
     model: str = option(SMOLLM2, "smollm2-135m-instruct (offline), a hub name, or a folder")
     template: str = option("", "prompt with {text} {text_pair} {choices}; empty = task default")
-    virtual_tokens: int = option(8, "soft-prompt length; 0 = zero-shot (no tuning)")
-    epochs: int = option(10, "passes over the k-shot examples when tuning")
-    lr: float = option(0.03, "Adam learning rate for the soft prompt")
+    virtual_tokens: int = option(8, "soft-prompt length; 0 = zero-shot (no tuning)", minimum=0)
+    epochs: int = option(10, "passes over the k-shot examples when tuning", minimum=0)
+    lr: float = option(0.03, "Adam learning rate for the soft prompt", minimum=0.0)
     batch_size: int = option(8, "examples per step (tuning) / per forward (prediction)", minimum=1)
-    max_length: int = option(256, "prompt tokens kept (the start of long inputs is cut)")
+    max_length: int = option(256, "prompt tokens kept (the start of long inputs is cut)", minimum=1)
     init_text: str = option("Classify the text.", "text whose embeddings initialise the prompt")
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from retrikt_core.api import (
     ConfigError,
     Example,
+    OptionError,
     Table,
     TableFormat,
     Task,
@@ -38,7 +39,9 @@ class FilesTaskOptions:
     )
     eval_file: str = option("", "labelled evaluation file, or a folder of files")
     label_names: list[str] = option([], "label names, in label-index order")
-    format: str = option("auto", "csv, tsv, jsonl, parquet, or auto (from the file suffix)")
+    format: Literal["auto", "csv", "tsv", "jsonl", "parquet"] = option(
+        "auto", "csv, tsv, jsonl, parquet, or auto (from the file suffix)"
+    )
     text_field: str | int = option(
         "text", "field holding the text (or the premise of a pair): a name or a 0-based position"
     )
@@ -69,6 +72,16 @@ class FilesTaskOptions:
     max_eval: int = option(
         0, "evaluate on a seeded sample of at most this many (0 = all)", minimum=0
     )
+
+    def __post_init__(self) -> None:
+        if len(self.delimiter) > 1 or self.delimiter in ('"', "\n", "\r"):
+            raise OptionError("delimiter", f"one character (not a quote), got {self.delimiter!r}")
+        for name in ("text_field", "text_pair_field", "label_field"):
+            value = getattr(self, name)
+            if isinstance(value, int) and value < 0:
+                raise OptionError(name, f"a position counts from 0, got {value}")
+        if len(set(self.label_names)) != len(self.label_names):
+            raise OptionError("label_names", f"repeated names: {self.label_names}")
 
 
 class FilesTask(Task):

@@ -21,8 +21,8 @@ class HubTaskOptions:
     label_names: list[str] = option([], "label names, in label-index order")
     verbalizers: list[str] = option([], "one word per label; default: names")
     description: str = option("", "what the task is, in a few words")
-    k_shot: int = option(16, "labelled examples sampled per label")
-    max_eval: int = option(0, "evaluate on at most this many (0 = all)")
+    k_shot: int = option(16, "labelled examples sampled per label", minimum=1)
+    max_eval: int = option(0, "evaluate on at most this many (0 = all)", minimum=0)
 
 
 class HubTask(Task):

@@ -24,8 +24,10 @@ from retrikt_core.api import (
 class PresetOptions:
     data_dir: str = option("", f"folder holding the task's folder; default: ${DATA_DIR_ENV}")
     eval_split: str = option("", "split to evaluate on; empty = the preset's dev/val split")
-    k_shot: int = option(16, "labelled examples sampled per label for training")
-    max_eval: int = option(0, "evaluate on a seeded sample of at most this many (0 = all)")
+    k_shot: int = option(16, "labelled examples sampled per label for training", minimum=1)
+    max_eval: int = option(
+        0, "evaluate on a seeded sample of at most this many (0 = all)", minimum=0
+    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from retrikt_core.interfaces import Component
-from retrikt_core.pipeline.rundir import STORE_SECTIONS, load_component
+from retrikt_core.pipeline.rundir import STORE_SECTIONS
 from retrikt_core.pipeline.stage import StageContext
 
 
@@ -27,8 +27,7 @@ def stage_index(ctx: StageContext) -> dict[str, Any]:
 
 def load_stores(ctx: StageContext) -> list[Component]:
     """The run's stores, in config order (``store`` first)."""
-    plugins = ctx.pipeline.plugins
-    return [load_component(path, "store", plugins) for _, path in ctx.rundir.store_dirs()]
+    return [ctx.load("index", section, "store") for section, _ in ctx.rundir.store_dirs()]
 
 
 def build_retriever(ctx: StageContext):
