@@ -28,6 +28,14 @@ from retrikt_core.datafiles import (
     rows_to_examples,
     sample_eval,
 )
+from retrikt_core.devices import (
+    DEVICE_HELP,
+    DTYPE_HELP,
+    check_device,
+    placement,
+    resolve_device,
+    resolve_dtype,
+)
 from retrikt_core.errors import (
     ArtifactError,
     BundleError,
@@ -81,6 +89,12 @@ from retrikt_core.storekit import (
 )
 
 __all__ = [
+    "DEVICE_HELP",
+    "DTYPE_HELP",
+    "check_device",
+    "placement",
+    "resolve_device",
+    "resolve_dtype",
     "ArtifactError",
     "InputError",
     "DATA_DIR_ENV",

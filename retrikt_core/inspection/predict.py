@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrikt_core.datafiles import read_table
+from retrikt_core.datafiles import file_format, read_table
 from retrikt_core.errors import ArtifactError, InputError, TaskDataError
 from retrikt_core.pipeline import RunDir
 from retrikt_core.plugins import Plugins, get_plugins
@@ -114,6 +114,12 @@ def read_inputs(texts: list[str], file: Path | None, is_pair: bool) -> list[Exam
     if file is not None:
         # The reader the tasks use: a TSV keeps its quotes as text, a JSONL line
         # that is not JSON names its line, and so on.
+        try:
+            file_format(file)
+        except TaskDataError:
+            raise InputError(
+                f"--file {file}: name it .jsonl, .csv, .tsv or .parquet (.gz, .bz2, .xz too)"
+            ) from None
         try:
             rows += read_table(file).rows
         except TaskDataError as exc:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from retrikt_core.atomic import atomic_write_json
-from retrikt_core.errors import ArtifactError, PipelineError
+from retrikt_core.errors import ArtifactError, PipelineError, RetriktError
 from retrikt_core.interfaces import Component, read_component_meta
 from retrikt_core.plugins import Plugins
 from retrikt_core.records import Example, Knowledge
@@ -48,7 +48,16 @@ def load_component(path: str | Path, kind: str, plugins: Plugins) -> Component:
     plugin its ``component.json`` names."""
     path = Path(path)
     meta = read_component_meta(path)
-    return plugins.registry.get(kind, meta["name"]).from_pretrained(path)
+    cls = plugins.registry.get(kind, meta["name"])
+    try:
+        return cls.from_pretrained(path)
+    except RetriktError:
+        raise
+    except Exception as exc:  # a library's error for bytes it cannot read
+        raise ArtifactError(
+            f"{path}: cannot load this saved {kind} ({type(exc).__name__}: {exc}); "
+            "its files may be damaged"
+        ) from exc
 
 
 def file_record(file: Path) -> dict[str, Any]:

@@ -321,3 +321,16 @@ def test_a_hybrid_run_exports_both_stores_in_order(small_run, tmp_path):
     examples = [Example.from_dict(json.loads(line)) for line in lines]
     expected = run_predictions(run_dir, "retrikt_student")
     assert np.allclose(bundle.predict_proba(examples), expected, atol=1e-9)
+
+
+def test_the_retrieval_settings_bundle_json_records_are_the_ones_used(finished_run, tmp_path):
+    bundle_dir = tmp_path / "bundle"
+    export_bundle(finished_run, bundle_dir)
+    bundle = load_bundle(bundle_dir)
+    assert bundle.student.lam == bundle.manifest.retrieval.lam
+    manifest = json.loads((bundle_dir / BUNDLE_MANIFEST).read_text())
+    manifest["retrieval"]["lam"] = 1.0  # retrieval alone
+    rewrite_manifest(bundle_dir, json.dumps(manifest))
+    edited = load_bundle(bundle_dir)
+    assert edited.student.lam == 1.0
+    assert edited.predict_proba(["a film"]) != bundle.predict_proba(["a film"])

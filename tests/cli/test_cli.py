@@ -9,6 +9,7 @@ import sys
 from typer.testing import CliRunner
 
 from retrikt_core.cli import app
+from retrikt_core.testing.runs import make_pipeline
 
 runner = CliRunner()
 
@@ -71,3 +72,54 @@ def test_show_on_a_non_run(tmp_path):
     result = runner.invoke(app, ["show", str(tmp_path)])
     assert result.exit_code == 2
     assert "not a retrikt run directory" in result.output
+
+
+def test_version_short_help_and_completion():
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("retrikt ")
+    short = runner.invoke(app, ["show", "-h"])
+    assert short.exit_code == 0 and "RUN_DIR" in short.output and "run directory" in short.output
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+
+
+def test_show_tells_interrupted_and_missing_stages(small_run):
+    import shutil
+
+    from retrikt_core.pipeline import RunDir
+
+    config, run_dir, _ = small_run
+    make_pipeline(config, run_dir).run()
+    run = RunDir(run_dir)
+    manifest = run.manifest()
+    manifest["stages"]["train"]["status"] = "running"  # as a killed process leaves it
+    run.write_manifest(manifest)
+    shutil.rmtree(run_dir / "stages" / "index")
+    result = runner.invoke(app, ["show", str(run_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "interrupted" in rows["train"] and "missing" in rows["index"]
+    assert "finished" in rows["prepare"]
+    with run.lock():  # a live process holds the lock: the stage is running
+        assert run.stage_status("train") == "running"
+
+
+def test_a_run_dir_that_is_a_file_is_an_error(small_run, tmp_path):
+    config, _, _ = small_run
+    target = tmp_path / "a-file"
+    target.write_text("not a directory")
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(target)])
+    assert result.exit_code == 2 and "is not a directory" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_written_files_follow_the_umask(small_run):
+    import os
+
+    config, run_dir, _ = small_run
+    old = os.umask(0o022)
+    try:
+        make_pipeline(config, run_dir).run(until_stage="prepare")
+    finally:
+        os.umask(old)
+    for path in (run_dir / "manifest.json", run_dir / "stages" / "prepare" / "kshot.jsonl"):
+        assert path.stat().st_mode & 0o777 == 0o644, path

@@ -60,3 +60,21 @@ def test_predict_errors(small_run, tmp_path):
     bad.write_text('{"sentence": "x"}\n')
     result = runner.invoke(app, ["predict", str(run_dir), "--file", str(bad)])
     assert result.exit_code == 2 and "no 'text' field" in result.output
+
+
+def test_predict_file_reads_a_tsv_as_the_tasks_do(small_run, tmp_path):
+    """A TSV text that starts with a quote keeps it, and the rows after it stay rows."""
+    config, run_dir, _ = small_run
+    make_pipeline(config, run_dir).run()
+    file = tmp_path / "q.tsv"
+    file.write_text(
+        'text\n"a great and moving film\nawful , messy script\nfun , sharp and lovely\n'
+    )
+    result = CliRunner().invoke(app, ["predict", str(run_dir), "--file", str(file), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["text"] for r in rows] == [
+        '"a great and moving film',
+        "awful , messy script",
+        "fun , sharp and lovely",
+    ]

@@ -24,7 +24,7 @@ from retrikt_core.testing.runs import (
     write_sentiment_files,
 )
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "1000"})  # no line wraps inside paths
 # Written for people, never read back by retrikt.
 FOR_PEOPLE = {".lock", "report.md", "accuracy.png", "stages.png"}
 # Stages a bundle is made from: export checks their files.
@@ -176,3 +176,30 @@ def test_every_file_of_a_bundle_is_refused_with_its_name(finished, tmp_path, dam
         message = str(error.value)
         assert str(relative) in message or relative.name in message, (relative, message)
     assert len(files) > 6
+
+
+def test_a_run_without_file_records_still_names_a_damaged_file(finished, tmp_path):
+    """Runs written before stages recorded their files cannot be checked
+    ahead; a file that fails to load is still an error naming its folder."""
+    _, source = finished
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    run = RunDir(run_dir)
+    manifest = run.manifest()
+    for record in manifest["stages"].values():
+        record.pop("files", None)
+    run.write_manifest(manifest)
+    student = run_dir / "stages" / "train" / "retrikt_student"
+    weights = sorted(p for p in student.iterdir() if p.name != "component.json")[0]
+    truncate(weights)
+    result = runner.invoke(app, ["predict", str(run_dir), "a great film"])
+    assert result.exit_code == 2, result.output
+    assert "retrikt_student" in result.output and "Traceback" not in result.output
+
+
+def test_predict_names_a_file_it_cannot_read(finished, tmp_path):
+    _, run_dir = finished
+    text = tmp_path / "in.txt"
+    text.write_text("a film\n")
+    result = runner.invoke(app, ["predict", str(run_dir), "--file", str(text)])
+    assert result.exit_code == 2 and "name it .jsonl, .csv, .tsv or .parquet" in result.output

@@ -100,7 +100,7 @@ def train_ppo(
                 ref_logp, _ = policy.score(label, sequences, reference=True)
                 _, _, hidden = policy.score(label, sequences, hidden=True)
             if value_head is None:
-                value_head = torch.nn.Linear(hidden.shape[-1], 1)
+                value_head = torch.nn.Linear(hidden.shape[-1], 1).to(hidden.device)
                 value_optimizer = torch.optim.Adam(value_head.parameters(), lr=o.value_lr)
             old_logp = rollout.logprobs.detach()
             token_kl = (old_logp - ref_logp) * mask
@@ -108,10 +108,10 @@ def train_ppo(
                 values = value_head(hidden).squeeze(-1) * mask
             token_rewards = -kl.value * token_kl
             last = (mask.sum(1) - 1).clamp(min=0).long()
-            rows = torch.arange(len(sequences))
+            rows = torch.arange(len(sequences), device=mask.device)
             has_tokens = mask.sum(1) > 0
             token_rewards[rows[has_tokens], last[has_tokens]] += torch.tensor(
-                totals, dtype=token_rewards.dtype
+                totals, dtype=token_rewards.dtype, device=mask.device
             )[has_tokens]
             advantages, returns = gae(token_rewards, values, mask, o.gamma, o.lam)
             advantages = whiten(advantages, mask)

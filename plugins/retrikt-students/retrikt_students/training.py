@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from retrikt_core.api import (
+    DEVICE_HELP,
     ConfigError,
     Example,
     Knowledge,
@@ -22,8 +23,10 @@ from retrikt_core.api import (
     Student,
     Task,
     Teacher,
+    check_device,
     interpolate,
     option,
+    resolve_device,
     track,
 )
 from retrikt_students.vocab import Tokens, Vocab, load_tokens, padded_ids
@@ -94,7 +97,10 @@ class StudentTrainingOptions:
         minimum=0.0,
     )
 
+    device: str = option("auto", DEVICE_HELP)
+
     def __post_init__(self) -> None:
+        check_device("device", self.device)
         if self.embeddings == "minilm-static" and self.d_model > 384:
             raise OptionError("d_model", f"at most 384 with minilm-static, got {self.d_model}")
         if self.soft_weight + self.hard_weight <= 0:
@@ -153,6 +159,7 @@ class RetrievalStudent(Student):
     def __init__(self, options: StudentTrainingOptions | None = None) -> None:
         super().__init__(options)
         self.model = None
+        self.device = "cpu"
         self.vocab: Tokens | None = None
         self.num_labels = 0
         self.lam = 0.0
@@ -160,7 +167,9 @@ class RetrievalStudent(Student):
 
     def _build(self, vocab: Tokens, num_labels: int) -> None:
         self.vocab, self.num_labels = vocab, num_labels
-        self.model = self._make_model(len(vocab), num_labels)
+        # Weights stay float32 on any device: the student is what is trained.
+        self.device = resolve_device(self.options.device)
+        self.model = self._make_model(len(vocab), num_labels).to(self.device)
 
     def _make_model(self, vocab_size: int, num_labels: int):
         """The network: embeddings (``.embed``), ``pooled(ids)`` and ``forward(ids)``."""
@@ -180,7 +189,8 @@ class RetrievalStudent(Student):
     def _ids(self, examples: list[Example]):
         import torch
 
-        return torch.from_numpy(padded_ids(examples, self.vocab, self.options.max_length))
+        ids = torch.from_numpy(padded_ids(examples, self.vocab, self.options.max_length))
+        return ids.to(self.device)
 
     def fit(
         self,
@@ -223,7 +233,8 @@ class RetrievalStudent(Student):
             distilled, weight = torch.zeros(0, task.num_labels), 1.0
         targets = torch.cat([gold, distilled])
         weights = torch.tensor([o.kshot_weight] * len(examples) + [weight] * len(knowledge))
-        ids = self._ids(inputs)
+        # The training data stays on the CPU; each batch moves to the device.
+        ids = torch.from_numpy(padded_ids(inputs, self.vocab, o.max_length))
         params = [p for p in self.model.parameters() if p.requires_grad]
         states = None
         if teacher_states is not None and o.hidden_weight > 0:
@@ -238,7 +249,7 @@ class RetrievalStudent(Student):
             states = torch.cat([torch.zeros(len(examples), states.shape[1]), states])
             has_state = torch.tensor([False] * len(examples) + [True] * len(knowledge))
             pooled_dim = self.model.head.in_features
-            projection = torch.nn.Linear(pooled_dim, states.shape[1])
+            projection = torch.nn.Linear(pooled_dim, states.shape[1]).to(self.device)
             params += list(projection.parameters())
         mix_params = []
         neighbor_data = None
@@ -246,9 +257,9 @@ class RetrievalStudent(Student):
             # Neighbours are fixed (the store does not change): retrieve once.
             # A store entry's own id excludes it from its neighbours.
             neighbor_data = _neighbor_tensors(retriever.retrieve(inputs), task.num_labels)
-            self._lam_logit = torch.nn.Parameter(torch.tensor(0.0))  # lam starts at 0.5
+            self._lam_logit = torch.nn.Parameter(torch.tensor(0.0, device=self.device))  # lam 0.5
             temp0 = 0.1 if o.knn_temperature <= 0 else o.knn_temperature
-            self._log_temp = torch.nn.Parameter(torch.tensor(math.log(temp0)))
+            self._log_temp = torch.nn.Parameter(torch.tensor(math.log(temp0), device=self.device))
             if o.lam < 0:
                 mix_params.append(self._lam_logit)
             if o.knn_temperature <= 0:
@@ -267,23 +278,26 @@ class RetrievalStudent(Student):
                 idx = torch.tensor(batch)
                 batch_ids = ids[idx]
                 batch_ids = batch_ids[:, : max(1, int((batch_ids != 0).sum(1).max()))]
-                logits, pooled = self.model.logits_and_pooled(batch_ids)
+                logits, pooled = self.model.logits_and_pooled(batch_ids.to(self.device))
                 log_student = logits.log_softmax(-1)
-                loss_rows = -(targets[idx] * log_student).sum(-1)
+                batch_targets = targets[idx].to(self.device)
+                loss_rows = -(batch_targets * log_student).sum(-1)
                 if neighbor_data is not None:
-                    scores, probs, valid = (t[idx] for t in neighbor_data)
+                    scores, probs, valid = (t[idx].to(self.device) for t in neighbor_data)
                     knn = self._knn(scores, probs, valid)
                     lam = self._lam()
                     mixed = lam * knn + (1 - lam) * log_student.exp()
                     has = valid.any(1, keepdim=True)
                     mixed = torch.where(has, mixed, log_student.exp())
-                    mixed_rows = -(targets[idx] * mixed.clamp(min=1e-9).log()).sum(-1)
+                    mixed_rows = -(batch_targets * mixed.clamp(min=1e-9).log()).sum(-1)
                     loss_rows = mixed_rows + o.student_loss_weight * loss_rows
                 if states is not None:
-                    match = hidden_match_rows(projection(pooled), states[idx]) * has_state[idx]
+                    match = hidden_match_rows(projection(pooled), states[idx].to(self.device))
+                    match = match * has_state[idx].to(self.device)
                     loss_rows = loss_rows + o.hidden_weight * match
                     matched += float(match.detach().sum())
-                loss = (weights[idx] * loss_rows).sum() / weights[idx].sum()
+                batch_weights = weights[idx].to(self.device)
+                loss = (batch_weights * loss_rows).sum() / batch_weights.sum()
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -324,7 +338,7 @@ class RetrievalStudent(Student):
         import torch
 
         if self.options.lam >= 0:
-            return torch.tensor(float(self.options.lam))
+            return torch.tensor(float(self.options.lam), device=self.device)
         return torch.sigmoid(self._lam_logit)
 
     def _knn(self, scores, probs, valid):
@@ -342,7 +356,7 @@ class RetrievalStudent(Student):
         with torch.no_grad():
             for start in range(0, len(examples), 256):
                 out.append(self.model(self._ids(examples[start : start + 256])).softmax(-1))
-        return torch.cat(out).numpy() if out else torch.zeros(0, self.num_labels).numpy()
+        return torch.cat(out).cpu().numpy() if out else torch.zeros(0, self.num_labels).numpy()
 
     def predict_proba(
         self, examples: list[Example], neighbors: Neighbors | None = None
@@ -357,7 +371,7 @@ class RetrievalStudent(Student):
 
         with torch.no_grad():
             pooled = self.model.pooled(self._ids(examples))
-        return torch.nn.functional.normalize(pooled, dim=-1).tolist()
+        return torch.nn.functional.normalize(pooled, dim=-1).cpu().tolist()
 
     def num_parameters(self) -> int:
         """Everything the network runs at inference: embeddings, encoder, soft
@@ -368,7 +382,9 @@ class RetrievalStudent(Student):
     def save_state(self, path: Path) -> None:
         from safetensors.torch import save_file
 
-        save_file(self.model.state_dict(), str(path / "model.safetensors"))
+        # Written from the CPU, so the student loads on any device.
+        weights = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(weights, str(path / "model.safetensors"))
         self.vocab.save(path)  # the tokeniser travels with the weights
         (path / "student.json").write_text(
             json.dumps(
@@ -386,7 +402,7 @@ class RetrievalStudent(Student):
 
         state = json.loads((path / "student.json").read_text())
         self._build(load_tokens(path, state["options"]["embeddings"]), state["num_labels"])
-        self.model.load_state_dict(load_file(str(path / "model.safetensors")))
+        self.model.load_state_dict(load_file(str(path / "model.safetensors"), device="cpu"))
         self.model.eval()
         self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]
 
@@ -396,6 +412,9 @@ class RetrievalStudent(Student):
         ``onnx`` extra. Retrieval and interpolation stay outside the graph."""
         from retrikt_students.onnx_export import export_student
 
+        # The graph is traced on the CPU, where its runtime runs.
+        self.model.cpu()
+        self.device = "cpu"
         return export_student(self, Path(path), quantize)
 
     @classmethod

@@ -8,9 +8,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from retrikt_core.api import Example, Knowledge, KnowledgeGenerator, Task, option, track
+from retrikt_core.api import (
+    DEVICE_HELP,
+    DTYPE_HELP,
+    Example,
+    Knowledge,
+    KnowledgeGenerator,
+    Task,
+    check_device,
+    option,
+    placement,
+    track,
+)
 from retrikt_transformers import formats
 from retrikt_transformers.models import SMOLLM2, load_causal_lm
 
@@ -32,6 +43,11 @@ class LLMGeneratorOptions:
         1.1, "penalty on repeated tokens while sampling", minimum=1e-6
     )
     gen_batch_size: int = option(16, "samples drawn per generate() call", minimum=1)
+    device: str = option("auto", DEVICE_HELP)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = option("auto", DTYPE_HELP)
+
+    def __post_init__(self) -> None:
+        check_device("device", self.device)
 
 
 def adapter_name(label: int) -> str:
@@ -51,6 +67,7 @@ class LLMGenerator(KnowledgeGenerator):
         self.tokenizer = None
         self.num_labels = 0
         self.field_names: tuple[str, ...] = ("sentence",)
+        self.device = "cpu"
         self.task_name = ""
 
     # --- prompts ----------------------------------------------------------------
@@ -58,10 +75,10 @@ class LLMGenerator(KnowledgeGenerator):
         import torch
         from peft import PromptTuningConfig, TaskType, get_peft_model
 
-        base, self.tokenizer = load_causal_lm(self.options.model)
+        base, self.tokenizer = self._base()
         n = self.options.virtual_tokens
         init = self.tokenizer(self.options.init_text, add_special_tokens=False)["input_ids"]
-        init_ids = torch.tensor([init[i % len(init)] for i in range(n)])
+        init_ids = torch.tensor([init[i % len(init)] for i in range(n)], device=self.device)
         with torch.no_grad():
             init_embeds = base.get_input_embeddings()(init_ids)
         for label in range(self.num_labels):
@@ -72,6 +89,11 @@ class LLMGenerator(KnowledgeGenerator):
                 self.model.add_adapter(adapter_name(label), config)
             with torch.no_grad():
                 self.prompt_weight(label).copy_(init_embeds)
+
+    def _base(self):
+        """The frozen base LM and its tokenizer, on this generator's device."""
+        self.device, dtype = placement(self.options.device, self.options.dtype)
+        return load_causal_lm(self.options.model, self.device, dtype)
 
     def prompt_weight(self, label: int):
         """The trainable ``[virtual_tokens, hidden]`` prompt of ``label``."""
@@ -91,7 +113,8 @@ class LLMGenerator(KnowledgeGenerator):
 
         base = self.model.get_base_model()
         prompt = self.prompt_weight(label) if prompt is None else prompt
-        cue = base.get_input_embeddings()(torch.tensor([self.cue_ids()]).expand(n, -1))
+        cue_ids = torch.tensor([self.cue_ids()], device=self.device).expand(n, -1)
+        cue = base.get_input_embeddings()(cue_ids)
         return torch.cat([prompt.unsqueeze(0).expand(n, -1, -1).to(cue.dtype), cue], dim=1)
 
     # --- tuning -----------------------------------------------------------------
@@ -114,7 +137,7 @@ class LLMGenerator(KnowledgeGenerator):
         input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
         mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
         labels = torch.tensor([t + [-100] * (width - len(t)) for t in targets])
-        return input_ids, mask, labels
+        return input_ids.to(self.device), mask.to(self.device), labels.to(self.device)
 
     def lm_loss(self, label: int, examples: list[Example]):
         """Mean token LM loss of ``examples`` under ``label``'s prompt."""
@@ -178,7 +201,9 @@ class LLMGenerator(KnowledgeGenerator):
                 embeds = self.prefix_embeddings(label, size)
                 generated = base.generate(
                     inputs_embeds=embeds,
-                    attention_mask=torch.ones(size, embeds.shape[1], dtype=torch.long),
+                    attention_mask=torch.ones(
+                        size, embeds.shape[1], dtype=torch.long, device=self.device
+                    ),
                     do_sample=True,
                     temperature=o.temperature,
                     top_p=o.top_p,
@@ -256,7 +281,7 @@ class LLMGenerator(KnowledgeGenerator):
         self.num_labels = state["num_labels"]
         self.field_names = tuple(state["field_names"])
         self.task_name = state["task_name"]
-        base, self.tokenizer = load_causal_lm(self.options.model)
+        base, self.tokenizer = self._base()
         folder = path / "prompts"
         # The first adapter is saved at the top level, the others in subfolders.
         first = adapter_name(0)

@@ -73,10 +73,12 @@ def tiny_random_llama(seed: int = 0):
     return LlamaForCausalLM(config), tokenizer
 
 
-def load_causal_lm(name: str):
-    """(model, tokenizer) for ``name``, frozen, in eval mode, cached per process."""
-    if name in _cache:
-        return _cache[name]
+def load_causal_lm(name: str, device: str = "cpu", dtype: Any = None):
+    """(model, tokenizer) for ``name``, frozen, in eval mode, on ``device`` in
+    ``dtype`` (a torch dtype; None = float32), cached per process."""
+    key = f"{name}|{device}|{dtype}"
+    if key in _cache:
+        return _cache[key]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name == TINY:
@@ -93,5 +95,7 @@ def load_causal_lm(name: str):
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
-    _cache[name] = (model, tokenizer)
+    if dtype is not None or device != "cpu":
+        model.to(device=device, dtype=dtype)
+    _cache[key] = (model, tokenizer)
     return model, tokenizer

@@ -40,19 +40,25 @@ class SoftPromptPolicy:
         prompt = self.reference[label] if reference else None
         pad = self.generator.tokenizer.pad_token_id
         width = max(1, max(map(len, sequences)))
-        tokens = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
-        mask = torch.tensor([[True] * len(s) + [False] * (width - len(s)) for s in sequences])
+        device = self.generator.device
+        tokens = torch.tensor([s + [pad] * (width - len(s)) for s in sequences], device=device)
+        mask = torch.tensor(
+            [[True] * len(s) + [False] * (width - len(s)) for s in sequences], device=device
+        )
         n = len(sequences)
         prefix = self.generator.prefix_embeddings(label, n, prompt)
         embeds = torch.cat([prefix, self.base.get_input_embeddings()(tokens)], dim=1)
-        attention = torch.cat([torch.ones(n, prefix.shape[1], dtype=torch.long), mask.long()], 1)
+        ones = torch.ones(n, prefix.shape[1], dtype=torch.long, device=device)
+        attention = torch.cat([ones, mask.long()], 1)
         out = self.base(inputs_embeds=embeds, attention_mask=attention, output_hidden_states=hidden)
         start = prefix.shape[1] - 1  # logits at p predict token p + 1
-        logits = out.logits[:, start : start + width, :] / self.generator.options.temperature
+        # float32 for the log-probs PPO compares, whatever the model's dtype
+        logits = out.logits[:, start : start + width, :].float()
+        logits = logits / self.generator.options.temperature
         logp = logits.log_softmax(-1).gather(2, tokens.unsqueeze(-1)).squeeze(-1)
         logp = logp.masked_fill(~mask, 0.0)
         if hidden:
-            states = out.hidden_states[-1][:, start : start + width, :]
+            states = out.hidden_states[-1][:, start : start + width, :].float()
             return logp, mask, states
         return logp, mask
 

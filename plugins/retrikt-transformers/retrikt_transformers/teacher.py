@@ -7,9 +7,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from retrikt_core.api import Example, Task, Teacher, option, track
+from retrikt_core.api import (
+    DEVICE_HELP,
+    DTYPE_HELP,
+    Example,
+    Task,
+    Teacher,
+    check_device,
+    option,
+    placement,
+    track,
+)
 from retrikt_transformers.models import SMOLLM2, load_causal_lm
 from retrikt_transformers.prompts import default_template, render
 
@@ -24,6 +34,11 @@ class LLMTeacherOptions:
     batch_size: int = option(8, "examples per step (tuning) / per forward (prediction)", minimum=1)
     max_length: int = option(256, "prompt tokens kept (the start of long inputs is cut)", minimum=1)
     init_text: str = option("Classify the text.", "text whose embeddings initialise the prompt")
+    device: str = option("auto", DEVICE_HELP)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = option("auto", DTYPE_HELP)
+
+    def __post_init__(self) -> None:
+        check_device("device", self.device)
 
 
 class LLMTeacher(Teacher):
@@ -36,6 +51,7 @@ class LLMTeacher(Teacher):
         super().__init__(options)
         self.model = None
         self.tokenizer = None
+        self.device = "cpu"
         self.verbalizers: list[str] = []
         self.template = ""
         self.description = ""
@@ -43,7 +59,8 @@ class LLMTeacher(Teacher):
     # --- model ----------------------------------------------------------------
     def _load(self) -> None:
         if self.model is None:
-            self.model, self.tokenizer = load_causal_lm(self.options.model)
+            self.device, dtype = placement(self.options.device, self.options.dtype)
+            self.model, self.tokenizer = load_causal_lm(self.options.model, self.device, dtype)
 
     def _attach_prompt(self) -> None:
         """Wrap the frozen LM in a peft prompt-tuning model, the prompt
@@ -56,7 +73,7 @@ class LLMTeacher(Teacher):
         base = self.model
         self.model = get_peft_model(base, config)
         init = self.tokenizer(self.options.init_text, add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([init[i % len(init)] for i in range(n)])
+        ids = torch.tensor([init[i % len(init)] for i in range(n)], device=self.device)
         with torch.no_grad():
             weight = self.model.prompt_encoder["default"].embedding.weight
             weight.copy_(base.get_input_embeddings()(ids))
@@ -81,13 +98,13 @@ class LLMTeacher(Teacher):
             # One forward pass serves every label: read the next-token distribution.
             last = [[len(ids) - 1] for ids in prompt_ids]
             logp = self._logprobs_at(prompt_ids, last)[:, 0, :]
-            return logp[:, torch.tensor([v[0] for v in verbalizers])]
+            return logp[:, [v[0] for v in verbalizers]]
         columns = []
         for verb in verbalizers:
             # Token t at position p is predicted by the output at p - 1.
             positions = [list(range(len(ids) - 1, len(ids) - 1 + len(verb))) for ids in prompt_ids]
             logp = self._logprobs_at([ids + verb for ids in prompt_ids], positions)
-            columns.append(logp[:, :, torch.tensor(verb)].diagonal(dim1=1, dim2=2).sum(1))
+            columns.append(logp[:, :, verb].diagonal(dim1=1, dim2=2).sum(1))
         return torch.stack(columns, dim=1)
 
     def _prompt_ids(self, examples: list[Example]) -> list[list[int]]:
@@ -104,7 +121,9 @@ class LLMTeacher(Teacher):
         The LM head runs on those positions alone; over every position of a
         batch it would cost more than the whole transformer.
         """
-        return self.model.get_output_embeddings()(self._hidden_at(rows, positions)).log_softmax(-1)
+        # float32 for the softmax whatever the model's dtype (a no-op in float32)
+        hidden = self._hidden_at(rows, positions)
+        return self.model.get_output_embeddings()(hidden).float().log_softmax(-1)
 
     def _hidden_at(self, rows: list[list[int]], positions: list[list[int]]):
         """The final hidden states (after the last norm) at the given positions: ``[n, P, D]``."""
@@ -112,15 +131,17 @@ class LLMTeacher(Teacher):
 
         pad = self.tokenizer.pad_token_id
         width = max(map(len, rows))
-        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)
+        mask = torch.tensor(
+            [[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.device
+        )
         out = self.model(
             input_ids=input_ids, attention_mask=mask, output_hidden_states=True, logits_to_keep=1
         )
         hidden = out.hidden_states[-1]  # after the final norm
         offset = hidden.shape[1] - width  # virtual tokens that peft prepends
-        index = torch.tensor(positions) + offset
-        return hidden[torch.arange(len(rows)).unsqueeze(1), index]
+        index = torch.tensor(positions, device=self.device) + offset
+        return hidden[torch.arange(len(rows), device=self.device).unsqueeze(1), index]
 
     # --- Teacher --------------------------------------------------------------
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
@@ -138,7 +159,7 @@ class LLMTeacher(Teacher):
         self._attach_prompt()
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=self.options.lr)
-        labels = torch.tensor([e.label for e in examples])
+        labels = torch.tensor([e.label for e in examples], device=self.device)
         generator = torch.Generator().manual_seed(seed)
         losses = []
         bs = self.options.batch_size
@@ -180,7 +201,7 @@ class LLMTeacher(Teacher):
             for start in range(0, len(examples), self.options.batch_size):
                 ids = self._prompt_ids(examples[start : start + self.options.batch_size])
                 last = [[len(row) - 1] for row in ids]
-                out += self._hidden_at(ids, last)[:, 0, :].tolist()
+                out += self._hidden_at(ids, last)[:, 0, :].float().tolist()
         return out
 
     def num_parameters(self) -> int:
