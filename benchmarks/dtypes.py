@@ -5,7 +5,7 @@ label SST-2 dev sentences, and how often the two agree.
 
 With ``--run-dir`` the run's tuned teacher is used (its soft prompt, in
 float32 either way); without, SmolLM2 zero-shot. The two dtypes alternate
-(two rounds each) in one process with the same torch threads, so both see the
+(``--rounds`` each, two by default) in one process with the same torch threads, so both see the
 same machine. Prints a table and writes benchmarks/results/dtypes.json.
 """
 
@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 
 from retrikt_core.atomic import atomic_write_json
-from retrikt_core.datafiles import read_rows
-from retrikt_core.records import Example
 
 
 def main() -> None:
@@ -26,6 +24,7 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, help="a run whose teacher stage finished (SST-2)")
     parser.add_argument("--sentences", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per dtype")
     parser.add_argument("--data-dir", default=os.environ.get("RETRIKT_DATA_DIR", "../shared/data"))
     parser.add_argument("--out", default="benchmarks/results/dtypes.json")
     args = parser.parse_args()
@@ -36,10 +35,9 @@ def main() -> None:
     from retrikt_core.builtin.tasks import SST2Task
     from retrikt_core.builtin.tasks.presets import PresetOptions
 
-    rows = read_rows(Path(args.data_dir) / "sst2" / "dev.tsv")[: args.sentences]
-    examples = [
-        Example(str(r["sentence"]), label=int(r["label"]), id=str(i)) for i, r in enumerate(rows)
-    ]
+    # The dev split as the sst2 task reads it (texts stripped, as in a run).
+    task = SST2Task(PresetOptions(data_dir=args.data_dir))
+    examples = task.load("dev")[: args.sentences]
 
     def teacher(dtype: str) -> LLMTeacher:
         if args.run_dir:
@@ -51,14 +49,14 @@ def main() -> None:
             made = LLMTeacher(
                 LLMTeacherOptions(virtual_tokens=0, batch_size=args.batch, dtype=dtype)
             )
-            made.fit(SST2Task(PresetOptions(data_dir=args.data_dir)), [], seed=0)
+            made.fit(task, [], seed=0)
         made.options.batch_size = args.batch
         return made
 
     teachers = {dtype: teacher(dtype) for dtype in ("float32", "bfloat16")}
     seconds: dict[str, list[float]] = {dtype: [] for dtype in teachers}
     probs: dict[str, list[list[float]]] = {}
-    for _ in range(2):
+    for _ in range(args.rounds):
         for dtype, model in teachers.items():
             start = time.process_time()
             probs[dtype] = model.predict_proba(examples)
