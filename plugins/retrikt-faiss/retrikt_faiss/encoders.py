@@ -39,19 +39,20 @@ def minilm_folder() -> Path:
     raise RuntimeError(f"{MINILM_PACKAGE} is installed but holds no model/config.json")
 
 
-def load_minilm() -> tuple[Any, Any]:
-    """(model, tokenizer), in eval mode, cached per process."""
+def load_minilm(device: str = "cpu") -> tuple[Any, Any]:
+    """(model, tokenizer), in eval mode on ``device``, cached per process."""
     folder = minilm_folder()
-    if folder not in _minilm:
+    key = (folder, device)
+    if key not in _minilm:
         from transformers import AutoModel, AutoTokenizer
 
-        model = AutoModel.from_pretrained(folder)
+        model = AutoModel.from_pretrained(folder).to(device)
         model.eval()
-        _minilm[folder] = (model, AutoTokenizer.from_pretrained(folder))
-    return _minilm[folder]
+        _minilm[key] = (model, AutoTokenizer.from_pretrained(folder))
+    return _minilm[key]
 
 
-def minilm_encode(examples: list[Example], batch_size: int = 64) -> np.ndarray:
+def minilm_encode(examples: list[Example], batch_size: int = 64, device: str = "cpu") -> np.ndarray:
     """``[n, 384]`` mean-pooled, L2-normalised MiniLM embeddings. A pair is
     the model's two-segment input; singles and pairs are batched apart, as a
     tokenizer call takes either."""
@@ -61,14 +62,14 @@ def minilm_encode(examples: list[Example], batch_size: int = 64) -> np.ndarray:
     for group in (singles, pairs):
         for start in range(0, len(group), batch_size):
             rows = group[start : start + batch_size]
-            out[rows] = _minilm_batch([examples[i] for i in rows])
+            out[rows] = _minilm_batch([examples[i] for i in rows], device)
     return out
 
 
-def _minilm_batch(batch: list[Example]) -> np.ndarray:
+def _minilm_batch(batch: list[Example], device: str) -> np.ndarray:
     import torch
 
-    model, tokenizer = load_minilm()
+    model, tokenizer = load_minilm(device)
     second = [e.text_pair for e in batch] if batch[0].text_pair is not None else None
     inputs = tokenizer(
         [e.text for e in batch],
@@ -77,12 +78,12 @@ def _minilm_batch(batch: list[Example]) -> np.ndarray:
         truncation=True,
         max_length=MINILM_MAX_LENGTH,
         return_tensors="pt",
-    )
+    ).to(device)
     with torch.no_grad():
         hidden = model(**inputs).last_hidden_state
     mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+    return torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()
 
 
 def encoder_dim(encoder: str, dim: int) -> int:
@@ -97,8 +98,12 @@ def encoder_id(encoder: str, dim: int, ngram: int) -> str:
     return f"hashed-ngrams(dim={dim}, n={ngram})"
 
 
-def encode(examples: list[Example], encoder: str, dim: int, ngram: int) -> np.ndarray:
-    """``[n, d]`` float32 keys, rows L2-normalised."""
+def encode(
+    examples: list[Example], encoder: str, dim: int, ngram: int, device: str = "auto"
+) -> np.ndarray:
+    """``[n, d]`` float32 keys, rows L2-normalised (MiniLM runs on ``device``)."""
     if encoder == "minilm":
-        return minilm_encode(examples)
+        from retrikt_core.api import resolve_device
+
+        return minilm_encode(examples, device=resolve_device(device))
     return hashed_features(examples, dim, ngram)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from retrikt_core.api import (
+    DEVICE_HELP,
     ENTRIES,
     MANIFEST,
     ConfigError,
@@ -21,6 +22,7 @@ from retrikt_core.api import (
     Neighbors,
     StoreFileError,
     atomic_write_bytes,
+    check_device,
     check_matches,
     empty_neighbors,
     load_table,
@@ -74,6 +76,10 @@ class FaissStoreOptions:
     pq_nbits: int = option(
         8, "ivfpq: bits per sub-quantiser code; lowered for tiny stores", minimum=1, maximum=16
     )
+    device: str = option("auto", "where MiniLM encodes keys and queries: " + DEVICE_HELP)
+
+    def __post_init__(self) -> None:
+        check_device("device", self.device)
 
 
 class FaissStore(KnowledgeStore):
@@ -120,7 +126,8 @@ class FaissStore(KnowledgeStore):
         return self._plan
 
     def encode(self, examples: list[Example]) -> np.ndarray:
-        return encode(examples, self.options.encoder, self.options.dim, self.options.ngram)
+        o = self.options
+        return encode(examples, o.encoder, o.dim, o.ngram, o.device)
 
     def add(self, entries: list[Knowledge]) -> None:
         self._table.check_new(entries)
