@@ -25,6 +25,7 @@ from retrikt_core.datafiles import (
     file_fingerprint,
     read_rows,
     read_table,
+    read_text,
     rows_to_examples,
     sample_eval,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "read_manifest",
     "read_rows",
     "read_table",
+    "read_text",
     "rows_to_examples",
     "sample_bigrams",
     "sample_eval",

@@ -1,19 +1,24 @@
 """Where a torch component computes, and in which number format.
 
 Every torch component (the ``llm`` generator and teacher, the students, the
-MiniLM encoders) has a ``device`` option (``auto``, ``cpu``, ``cuda``,
-``cuda:N``, ``mps``) and a ``dtype`` option (``auto``, ``float32``,
-``bfloat16``, ``float16``). ``auto`` picks CUDA with bfloat16 when a GPU is
-there and the CPU with float32 otherwise. Trainable parameters (soft prompts,
-students' weights) stay in float32 whatever the model's dtype; saved
-artifacts are written from the CPU, so they load on any device.
+faiss store's MiniLM encoder) has a ``device`` option (``auto``, ``cpu``,
+``cuda``, ``cuda:N``, ``mps``); the ``llm`` components also have a ``dtype``
+option (``auto``, ``float32``, ``bfloat16``, ``float16``). ``auto`` picks
+CUDA with bfloat16 when a GPU is there and the CPU with float32 otherwise.
+Trainable parameters (soft prompts, students' weights) stay in float32
+whatever the model's dtype; saved artifacts are written from the CPU, and a
+device a saved component names that this machine lacks falls back to
+``auto``, so they load on any machine.
 
 torch is imported only when a device is resolved.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from retrikt_core.errors import OptionError
@@ -27,6 +32,19 @@ DTYPE_HELP = (
 )
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+# Set while a saved component is rebuilt: a device it was saved with that this
+# machine lacks falls back to what "auto" picks instead of refusing.
+_LOADING = contextvars.ContextVar("retrikt_loading_saved", default=False)
+
+
+@contextlib.contextmanager
+def saved_artifact() -> Iterator[None]:
+    """Rebuilding a saved component: unavailable devices fall back to ``auto``."""
+    token = _LOADING.set(True)
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
 
 
 def check_device(field: str, value: str) -> None:
@@ -35,13 +53,23 @@ def check_device(field: str, value: str) -> None:
     validated, before any stage, rather than when the model loads)."""
     if not _DEVICE.match(value):
         raise OptionError(field, f'"auto", "cpu", "cuda", "cuda:N" or "mps", got {value!r}')
-    if value not in ("auto", "cpu"):
+    if value not in ("auto", "cpu") and not _LOADING.get():
         resolve_device(value, field)
 
 
-def resolve_device(device: str = "auto", field: str = "device") -> str:
+def resolve_device(device: str = "auto", field: str = "device", fallback: bool = False) -> str:
     """A concrete torch device name for ``device``; asking for a device this
-    machine lacks is an :class:`OptionError` naming it."""
+    machine lacks is an :class:`OptionError` naming it, unless ``fallback`` (or
+    a saved component is being rebuilt): then it is what ``auto`` picks."""
+    try:
+        return _resolve(device, field)
+    except OptionError:
+        if fallback or _LOADING.get():
+            return _resolve("auto", field)
+        raise
+
+
+def _resolve(device: str, field: str) -> str:
     import torch
 
     if device == "auto":

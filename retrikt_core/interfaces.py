@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from retrikt_core.atomic import atomic_write_json
+from retrikt_core.devices import saved_artifact
 from retrikt_core.errors import ArtifactError, ConfigError, TaskDataError
 from retrikt_core.records import Example, Knowledge, Neighbors
 
@@ -61,9 +62,11 @@ class Component(ABC):  # noqa: B024 (kinds below declare the abstract methods)
         path = Path(path)
         meta = read_component_meta(path)
         known = {f.name for f in fields(cls.Options)}
-        options = cls.Options(**{k: v for k, v in meta["options"].items() if k in known})
-        component = cls(options)
-        component.load_state(path)
+        # What was saved on a GPU loads where there is none (on the CPU).
+        with saved_artifact():
+            options = cls.Options(**{k: v for k, v in meta["options"].items() if k in known})
+            component = cls(options)
+            component.load_state(path)
         return component
 
     def save_state(self, path: Path) -> None:  # noqa: B027 (optional hook)

@@ -29,6 +29,7 @@ from typing import Any
 from retrikt_core.bench.grid import BenchPlan
 from retrikt_core.bench.tables import bench_data, collect_row, write_tables
 from retrikt_core.config import ConfigError
+from retrikt_core.errors import ArtifactError
 from retrikt_core.pipeline import Pipeline, RunDir, RunLock, StageCache
 from retrikt_core.plugins import Plugins
 
@@ -74,6 +75,11 @@ class Bench:
         for name, record in stages.items():
             stage_dir = run.stage(name)
             if record.get("status") == "finished" and record.get("key") and stage_dir.is_dir():
+                try:
+                    run.verify(name)
+                except ArtifactError as exc:
+                    self.echo(f"[yellow]not reused: {exc}[/yellow]")
+                    continue
                 # put() is a no-op when the cache holds the key already: still offered.
                 self.cache.put(name, record["key"], stage_dir, record, run_dir)
                 offered.append(name)

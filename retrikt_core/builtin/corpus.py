@@ -25,6 +25,7 @@ from retrikt_core.api import (
     file_fingerprint,
     option,
     read_table,
+    read_text,
 )
 
 
@@ -58,17 +59,18 @@ class CorpusGenerator(KnowledgeGenerator):
     def _read_file(self, task: Task) -> list[Example]:
         o = self.options
         path = self._file()
-        fmt = o.format if o.format != "auto" else path.suffix.lower().lstrip(".")
-        if fmt == "txt":
-            lines = path.read_text(encoding="utf-8").splitlines()
+        suffixes = [s.lower() for s in path.suffixes[-2:]]
+        if o.format == "txt" or (o.format == "auto" and ".txt" in suffixes):
+            # One text per line ("\n" ends a line; the file may be compressed).
+            lines = read_text(path).split("\n")
             pool = [Example(line.strip(), id=f"corpus-{i}") for i, line in enumerate(lines)]
             pool = [e for e in pool if e.text]
         else:
-            table = read_table(path, TableFormat(format={"json": "jsonl"}.get(fmt, fmt)))
-            fields = {"text_field": o.text_field or task.field_names[0]}
-            fields["text_pair_field"] = o.text_pair_field or (
-                task.field_names[1] if task.is_pair else ""
-            )
+            fmt = {"json": "jsonl"}.get(o.format, o.format)
+            table = read_table(path, TableFormat(format=fmt))
+            refs = getattr(task, "field_refs", task.field_names)
+            fields = {"text_field": o.text_field or refs[0]}
+            fields["text_pair_field"] = o.text_pair_field or (refs[1] if task.is_pair else "")
             names = {option: _column(table, field, option) for option, field in fields.items()}
             text_field, pair_field = names["text_field"], names["text_pair_field"]
             pool = [

@@ -32,7 +32,6 @@ from retrikt_core.bundle.load import (
     read_manifest,
 )
 from retrikt_core.bundle.model_card import CardInputs, model_card
-from retrikt_core.config import stable_hash
 from retrikt_core.interfaces import COMPONENT_FILE, KnowledgeStore, Student
 from retrikt_core.pipeline import RunDir
 from retrikt_core.plugins import Plugins, get_plugins
@@ -106,13 +105,6 @@ class RunFiles:
         run.check_config(sorted(run.finished_stages()))
         for stage in ("prepare", "train", "index", "evaluate"):
             run.verify(stage)
-        config = run.config()
-        config.get("run", {}).pop("run_dir", None)  # where a run lives is not what it computes
-        if stable_hash(config) != run.metrics().get("config_hash"):
-            raise BundleError(
-                f"{run.config_file}: not the config the run's metrics were computed with "
-                "(edited, or a rerun stopped half way); run the same `retrikt run` command again"
-            )
         source = run.manifest().get("config_source")
         copied = run.config_source_file
         if source and copied.is_file() and sha256_file(copied) != source["sha256"]:

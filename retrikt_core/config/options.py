@@ -41,7 +41,7 @@ def build_options(section: str, cls: type, values: dict[str, Any]) -> Any:
     kwargs = {}
     for key, value in values.items():
         kwargs[key] = check_type(f"{section}.{key}", value, hints[key])
-        _check_range(f"{section}.{key}", kwargs[key], fields_by_name[key].metadata)
+        check_range(f"{section}.{key}", kwargs[key], fields_by_name[key].metadata)
     missing = [
         f.name
         for f in fields_by_name.values()
@@ -57,7 +57,7 @@ def build_options(section: str, cls: type, values: dict[str, Any]) -> Any:
         raise ConfigError(f"{section}.{exc.field}: {exc}") from None
 
 
-def _check_range(where: str, value: Any, metadata: Any) -> None:
+def check_range(where: str, value: Any, metadata: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return
     if not math.isfinite(value):  # NaN passes every comparison below

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrikt_core.config.options import build_options, check_type, unknown_message
+from retrikt_core.config.options import build_options, check_range, check_type, unknown_message
 from retrikt_core.config.run_config import RunConfig
 from retrikt_core.config.sections import (
     COMPONENT_SECTIONS,
@@ -54,4 +54,5 @@ def validate(raw: dict[str, Any], registry: Registry, source: str = "") -> RunCo
         except UnknownComponentError as exc:
             raise ConfigError(f"reward.weights.{term}: {exc}") from None
         check_type(f"reward.weights.{term}", weight, float)
+        check_range(f"reward.weights.{term}", weight, {})
     return RunConfig(components=components, source=source, **core)

@@ -81,6 +81,9 @@ def rows_to_examples(
                     f"{where}: row {i}: field {label_field!r} has value {raw!r}; "
                     f"expected one of {', '.join(index)}"
                 )
+        for name in (text_field, text_pair_field):
+            if name and name not in row:  # JSONL rows may each have other fields
+                raise TaskDataError(f"{where}: row {i}: no field {name!r}")
         examples.append(
             Example(
                 text=str(row[text_field]).strip(),

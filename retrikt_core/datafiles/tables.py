@@ -202,7 +202,7 @@ def _read_parquet(path: Path) -> Table:
 
 def _read_jsonl(path: Path, text: str, comment: str) -> Table:
     rows, lines, skipped = [], [], {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         stripped = line.strip()
         if not stripped:
             skipped["blank"] = skipped.get("blank", 0) + 1
@@ -225,7 +225,7 @@ def _read_jsonl(path: Path, text: str, comment: str) -> Table:
 def _read_delimited(path: Path, text: str, kind: str, fmt: TableFormat, is_header) -> Table:
     delimiter = fmt.delimiter or ("\t" if kind == "tsv" else ",")
     quoting = fmt.quoting if fmt.quoting != "auto" else ("none" if kind == "tsv" else "minimal")
-    lines = text.splitlines(keepends=True)
+    lines = _lines(text, keepends=True)
     kept: list[str] = []
     numbers: list[int] = []
     skipped: dict[str, int] = {}
@@ -284,6 +284,17 @@ def _read_delimited(path: Path, text: str, kind: str, fmt: TableFormat, is_heade
     return Table(
         rows, columns, [path], kind, header, reason, skipped=skipped, line_numbers=body_lines
     )
+
+
+def _lines(text: str, keepends: bool = False) -> list[str]:
+    """Lines ended by "\n" (or "\r\n") only: a text may hold U+2028, form
+    feeds and the other breaks ``str.splitlines`` also cuts at."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if keepends:
+        return [line + "\n" for line in lines]
+    return [line.rstrip("\r") for line in lines]
 
 
 def _decide_header(records: list[list[str]], fmt: TableFormat, is_header) -> tuple[bool, str]:

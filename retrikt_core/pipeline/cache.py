@@ -84,6 +84,10 @@ class StageCache:
             raise
         return True
 
+    def drop(self, stage: str, key: str) -> None:
+        """Remove an entry (one whose files no longer match its record)."""
+        shutil.rmtree(self.entry(stage, key), ignore_errors=True)
+
     def clean(self) -> None:
         """Remove entries a killed process left half-written."""
         for tmp in self.root.glob("*/.*.tmp"):

@@ -39,7 +39,9 @@ CHECKSUM = "checksum"  # of the rest of the manifest
 
 
 def _checksum(manifest: dict[str, Any]) -> str:
-    blob = json.dumps(manifest, sort_keys=True, ensure_ascii=False, default=str)
+    # Over the JSON form (keys as the file has them), so a round trip keeps it.
+    canonical = json.loads(json.dumps(manifest, ensure_ascii=False, default=str))
+    blob = json.dumps(canonical, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -263,8 +265,9 @@ class RunDir:
 
     def _jsonl(self, path: Path) -> list[dict[str, Any]]:
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-            return [json.loads(line) for line in lines if line]
+            # "\n" alone ends a line: JSON text may hold U+2028 and other breaks.
+            lines = path.read_text(encoding="utf-8").split("\n")
+            return [json.loads(line) for line in lines if line.strip()]
         except FileNotFoundError:
             raise ArtifactError(f"{path}: missing; is {self.path} a retrikt run?") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -376,7 +379,12 @@ class RunDir:
             if name in seen:
                 continue
             seen.add(name)
-            record = self.record(name)
+            record = manifest.get(name, {})
+            if record.get("status") != "finished":
+                raise PipelineError(
+                    f"{self.path}: stage {name!r} is {record.get('status', 'not run')}; "
+                    "run `retrikt run` with this run directory to finish it"
+                )
             for need, output_id in (record.get("inputs") or {}).items():
                 if manifest.get(need, {}).get("output_id") != output_id:
                     raise PipelineError(

@@ -177,8 +177,12 @@ class Pipeline:
             # along, and downstream keys match those of the run that computed it.
             manifest["stages"][stage.name] = reused
             self.rundir.write_manifest(manifest)
-            self.echo(f"[cyan]⇉ {stage.name:<9} reused from {reused['reused_from']}[/cyan]")
-            return
+            if self._intact(stage):
+                self.echo(f"[cyan]⇉ {stage.name:<9} reused from {reused['reused_from']}[/cyan]")
+                return
+            # A damaged cache entry is dropped, so no later run takes it either.
+            self.stage_cache.drop(stage.name, key)
+            record = {}
         seed_everything(int(stable_hash([self.config.run.seed, stage.name]), 16) % 2**31)
         partial = self.rundir.partial(stage.name)
         if partial.exists():

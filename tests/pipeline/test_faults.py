@@ -203,3 +203,24 @@ def test_predict_names_a_file_it_cannot_read(finished, tmp_path):
     text.write_text("a film\n")
     result = runner.invoke(app, ["predict", str(run_dir), "--file", str(text)])
     assert result.exit_code == 2 and "name it .jsonl, .csv, .tsv or .parquet" in result.output
+
+
+def test_a_damaged_stage_cache_entry_is_dropped_and_the_stage_computed(finished, tmp_path):
+    from retrikt_core.pipeline import StageCache
+
+    config, source = finished
+    cache = StageCache(tmp_path / "cache")
+    record = RunDir(source).manifest()["stages"]["extract"]
+    assert cache.put("extract", record["key"], source / "stages" / "extract", record, source)
+    flip(cache.entry("extract", record["key"]) / "output" / "knowledge.jsonl")
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    shutil.rmtree(run_dir / "stages" / "extract")  # so the run asks the cache for it
+    messages: list[str] = []
+    pipeline = make_pipeline(config, run_dir)
+    pipeline.stage_cache, pipeline.echo = cache, messages.append
+    assert accuracies(pipeline.run()) == accuracies(RunDir(source).metrics())
+    assert any("↻ extract" in m and "knowledge.jsonl" in m for m in messages), messages
+    # Computed afresh and offered again: the entry is whole.
+    assert (cache.entry("extract", record["key"]) / "entry.json").is_file()
+    RunDir(run_dir).verify("extract")

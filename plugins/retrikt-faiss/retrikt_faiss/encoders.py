@@ -105,5 +105,6 @@ def encode(
     if encoder == "minilm":
         from retrikt_core.api import resolve_device
 
-        return minilm_encode(examples, device=resolve_device(device))
+        # A store saved with a GPU's name still answers queries on a CPU.
+        return minilm_encode(examples, device=resolve_device(device, fallback=True))
     return hashed_features(examples, dim, ngram)

@@ -25,9 +25,11 @@ def gae(
     """
     n, length = rewards.shape
     advantages = torch.zeros_like(rewards)
-    running = torch.zeros(n)
+    running = torch.zeros_like(rewards[:, 0])  # on the rewards' device
     for t in reversed(range(length)):
-        next_value = values[:, t + 1] * mask[:, t + 1] if t + 1 < length else torch.zeros(n)
+        next_value = (
+            values[:, t + 1] * mask[:, t + 1] if t + 1 < length else torch.zeros_like(running)
+        )
         delta = rewards[:, t] + gamma * next_value - values[:, t]
         running = delta + gamma * lam * running * (mask[:, t + 1] if t + 1 < length else 0)
         advantages[:, t] = running * mask[:, t]

@@ -39,7 +39,9 @@ class TinyEncoder(nn.Module):
         prompt = self.prompt.unsqueeze(0).expand(n, -1, -1)
         x = torch.cat([prompt, self.embed(ids)], dim=1)
         x = x + self.position(torch.arange(x.shape[1], device=ids.device))
-        valid = torch.cat([torch.ones(n, prompt.shape[1], dtype=torch.bool), ids != 0], dim=1)
+        valid = torch.cat(
+            [torch.ones(n, prompt.shape[1], dtype=torch.bool, device=ids.device), ids != 0], dim=1
+        )
         h = self.norm(self.encoder(x, src_key_padding_mask=~valid))
         weights = valid.unsqueeze(-1).float()
         return (h * weights).sum(1) / weights.sum(1)

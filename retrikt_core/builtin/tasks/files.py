@@ -29,7 +29,12 @@ def describe_from_options(task: Task) -> None:
     task.verbalizers = list(o.verbalizers) or list(o.label_names)
     task.is_pair = o.text_pair_field not in ("", None)
     task.description = o.description
-    task.field_names = tuple(f for f in (o.text_field, o.text_pair_field) if f not in ("", None))
+    fields = [f for f in (o.text_field, o.text_pair_field) if f not in ("", None)]
+    # Where the fields are in a file (names or positions), for sources that read
+    # files of the same shape; prompts title fields by name ("text" for a position).
+    task.field_refs = tuple(fields)
+    titles = ("text", "text_pair")
+    task.field_names = tuple(titles[i] if isinstance(f, int) else f for i, f in enumerate(fields))
 
 
 @dataclass
