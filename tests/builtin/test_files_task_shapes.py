@@ -264,3 +264,25 @@ def test_the_readme_shapes_on_real_files(tmp_path):
     rte_preset = RTETask(PresetOptions(data_dir=str(data)))
     pairs = [(e.text, e.text_pair, e.label) for e in rte.load("eval")]
     assert pairs == [(e.text, e.text_pair, e.label) for e in rte_preset.load("val")]
+
+
+def test_positional_fields_title_prompts_by_name_and_keep_their_positions(tmp_path):
+    t = task(headerless(tmp_path / "train.tsv"), text_field=3, label_field=1)
+    assert t.field_names == ("text",) and t.field_refs == (3,)
+
+
+def test_a_text_with_a_unicode_line_separator_stays_one_row(tmp_path):
+    path = tmp_path / "train.jsonl"
+    rows = [{"text": "one\u2028line", "label": 1}, {"text": "two\x0cparts", "label": 0}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    assert [e.text for e in task(path).load("train")] == ["one\u2028line", "two\x0cparts"]
+    csv_path = tmp_path / "train.csv"
+    csv_path.write_text("text,label\none\u2028line,1\ntwo,0\n", encoding="utf-8")
+    assert [e.text for e in task(csv_path).load("train")] == ["one\u2028line", "two"]
+
+
+def test_a_jsonl_row_missing_the_text_names_the_row(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"text": "fine", "label": 1}\n{"label": 0}\n')
+    with pytest.raises(TaskDataError, match=r"row 1: no field 'text'"):
+        task(path).load("train")
