@@ -7,14 +7,9 @@ directory (:mod:`.rundir`). Checks before any stage are in :mod:`.checks`.
 from retrikt_core.errors import PipelineError
 from retrikt_core.pipeline.cache import StageCache
 from retrikt_core.pipeline.definition import STAGE_NAMES, STAGES
-from retrikt_core.pipeline.rundir import (
-    MANIFEST,
-    STORE_SECTIONS,
-    RunDir,
-    RunLock,
-    load_component,
-    output_digest,
-)
+from retrikt_core.pipeline.digests import output_digest
+from retrikt_core.pipeline.locking import RunLock
+from retrikt_core.pipeline.rundir import MANIFEST, STORE_SECTIONS, RunDir, load_component
 from retrikt_core.pipeline.runner import Pipeline
 from retrikt_core.pipeline.stage import (
     SOURCE_SECTIONS,

@@ -17,7 +17,6 @@ report, ``show``) goes through :class:`RunDir` rather than joining paths.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -26,6 +25,11 @@ from typing import Any
 from retrikt_core.atomic import atomic_write_json
 from retrikt_core.errors import ArtifactError, PipelineError, RetriktError
 from retrikt_core.interfaces import Component, read_component_meta
+from retrikt_core.pipeline.digests import (
+    CHECKSUM,
+    manifest_checksum,
+)
+from retrikt_core.pipeline.locking import RunLock
 from retrikt_core.plugins import Plugins
 from retrikt_core.records import Example, Knowledge
 from retrikt_core.storekit.files import sha256_file
@@ -33,16 +37,6 @@ from retrikt_core.storekit.files import sha256_file
 MANIFEST = "manifest.json"
 # The config sections that are knowledge stores, ``store`` first.
 STORE_SECTIONS = ("store", "second_store")
-
-
-CHECKSUM = "checksum"  # of the rest of the manifest
-
-
-def _checksum(manifest: dict[str, Any]) -> str:
-    # Over the JSON form (keys as the file has them), so a round trip keeps it.
-    canonical = json.loads(json.dumps(manifest, ensure_ascii=False, default=str))
-    blob = json.dumps(canonical, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def load_component(path: str | Path, kind: str, plugins: Plugins) -> Component:
@@ -60,56 +54,6 @@ def load_component(path: str | Path, kind: str, plugins: Plugins) -> Component:
             f"{path}: cannot load this saved {kind} ({type(exc).__name__}: {exc}); "
             "its files may be damaged"
         ) from exc
-
-
-def file_record(file: Path) -> dict[str, Any]:
-    """``{"bytes", "sha256"}`` of one file."""
-    return {"bytes": file.stat().st_size, "sha256": sha256_file(file)}
-
-
-def file_records(folder: Path) -> dict[str, dict[str, Any]]:
-    """``{relative path: {"bytes", "sha256"}}`` of every file under ``folder``."""
-    return {
-        file.relative_to(folder).as_posix(): file_record(file)
-        for file in sorted(p for p in folder.rglob("*") if p.is_file())
-    }
-
-
-def records_digest(records: dict[str, dict[str, Any]]) -> str:
-    """One sha256 over file records: equal for byte-identical folders."""
-    digest = hashlib.sha256()
-    for name in sorted(records):
-        digest.update(name.encode("utf-8") + b"\0")
-        digest.update(records[name]["sha256"].encode("ascii"))
-    return digest.hexdigest()
-
-
-def output_digest(folder: Path) -> str:
-    """sha256 over the relative paths and bytes of every file under ``folder``."""
-    return records_digest(file_records(folder))
-
-
-class RunLock:
-    """An advisory lock so two processes never write one directory at once."""
-
-    def __init__(self, path: Path, busy: str | None = None) -> None:
-        self.path = path
-        self.busy = busy or f"{path.parent}: another retrikt process is using this run directory"
-
-    def __enter__(self) -> RunLock:
-        self.handle = open(self.path, "w")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise PipelineError(self.busy) from None
-        self.handle.write(str(os.getpid()))
-        self.handle.flush()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
 
 
 class RunDir:
@@ -212,7 +156,7 @@ class RunDir:
             if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
                 raise ArtifactError(f"{self.manifest_file}: not a retrikt run manifest")
             checksum = manifest.pop(CHECKSUM, None)
-            if checksum is not None and checksum != _checksum(manifest):
+            if checksum is not None and checksum != manifest_checksum(manifest):
                 raise ArtifactError(
                     f"{self.manifest_file}: its checksum does not match its content (edited "
                     "or damaged); restore it, or start the run in a new directory"
@@ -225,7 +169,7 @@ class RunDir:
         # checksum is written with the content, in one atomic write.
         content = {k: v for k, v in manifest.items() if k != CHECKSUM}
         atomic_write_json(
-            self.manifest_file, {**content, CHECKSUM: _checksum(content)}, sort_keys=False
+            self.manifest_file, {**content, CHECKSUM: manifest_checksum(content)}, sort_keys=False
         )
 
     def finished_stages(self) -> set[str]:

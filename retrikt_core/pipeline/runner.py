@@ -26,13 +26,13 @@ from retrikt_core.interfaces import Task
 from retrikt_core.pipeline.cache import StageCache
 from retrikt_core.pipeline.checks import preflight
 from retrikt_core.pipeline.definition import STAGE_NAMES, STAGES
-from retrikt_core.pipeline.rundir import (
-    RunDir,
+from retrikt_core.pipeline.digests import (
     file_record,
     file_records,
     output_digest,
     records_digest,
 )
+from retrikt_core.pipeline.rundir import RunDir
 from retrikt_core.pipeline.stage import SOURCE_SECTIONS, Stage, StageContext, seed_everything
 from retrikt_core.plugins import Plugins
 

@@ -10,7 +10,7 @@ from retrikt_core.atomic import atomic_write_text
 from retrikt_core.config import RunConfig, stable_hash
 from retrikt_core.interfaces import Component, Task
 from retrikt_core.knowledge import filter_knowledge, plan_requests
-from retrikt_core.pipeline.rundir import output_digest
+from retrikt_core.pipeline.digests import output_digest
 from retrikt_core.pipeline.stage import SOURCE_SECTIONS, StageContext
 from retrikt_core.plugins import Plugins
 from retrikt_core.progress import track

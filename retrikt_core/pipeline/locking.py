@@ -1,0 +1,32 @@
+"""An advisory lock per run (or bench) directory."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from retrikt_core.errors import PipelineError
+
+
+class RunLock:
+    """An advisory lock so two processes never write one directory at once."""
+
+    def __init__(self, path: Path, busy: str | None = None) -> None:
+        self.path = path
+        self.busy = busy or f"{path.parent}: another retrikt process is using this run directory"
+
+    def __enter__(self) -> RunLock:
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise PipelineError(self.busy) from None
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
