@@ -35,6 +35,7 @@ from typing import Any
 from retrikt_core.errors import BundleError, InputError
 from retrikt_core.inspection import Prediction, explain
 from retrikt_core.interfaces import KnowledgeStore, Retriever, Student
+from retrikt_core.pipeline.digests import file_records as run_file_records
 from retrikt_core.pipeline.rundir import load_component
 from retrikt_core.plugins import Plugins, get_plugins
 from retrikt_core.records import Example, Knowledge
@@ -115,12 +116,11 @@ def file_records(
     root: Path, skip: Sequence[str] = (BUNDLE_MANIFEST, BUNDLE_DIGEST)
 ) -> dict[str, FileRecord]:
     """Size and sha256 of every file under ``root`` (POSIX relative paths)."""
-    records = {}
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        name = file.relative_to(root).as_posix()
-        if name not in skip:
-            records[name] = FileRecord(file.stat().st_size, sha256_file(file))
-    return records
+    return {
+        name: FileRecord(record["bytes"], record["sha256"])
+        for name, record in run_file_records(root).items()
+        if name not in skip
+    }
 
 
 def read_manifest(path: str | Path) -> BundleManifest:

@@ -30,3 +30,17 @@ class RunLock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
+
+
+def lock_is_held(path: Path) -> bool:
+    """Whether a live process holds the lock at ``path`` (the lock file may be
+    left behind by one that ended: only a held lock counts)."""
+    if not path.is_file():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False

@@ -16,7 +16,6 @@ report, ``show``) goes through :class:`RunDir` rather than joining paths.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from pathlib import Path
@@ -29,7 +28,7 @@ from retrikt_core.pipeline.digests import (
     CHECKSUM,
     manifest_checksum,
 )
-from retrikt_core.pipeline.locking import RunLock
+from retrikt_core.pipeline.locking import RunLock, lock_is_held
 from retrikt_core.plugins import Plugins
 from retrikt_core.records import Example, Knowledge
 from retrikt_core.storekit.files import sha256_file
@@ -223,16 +222,7 @@ class RunDir:
     def is_locked(self) -> bool:
         """Whether a live process holds the run's lock (a stage recorded as
         running with no lock held was interrupted)."""
-        path = self.path / ".lock"
-        if not path.is_file():
-            return False
-        with open(path) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+        return lock_is_held(self.path / ".lock")
 
     def create(self) -> None:
         """Make the run directory, or say why it cannot be one."""
