@@ -2,4 +2,7 @@
 
 from retrikt_core.cli import main
 
-main()
+# Guarded: engines that start workers with `spawn` (vLLM) import the parent's
+# main module again in each worker, which must not start a second run.
+if __name__ == "__main__":
+    main()

@@ -180,8 +180,10 @@ class LLMGenerator(KnowledgeGenerator):
         return stats
 
     # --- sampling ---------------------------------------------------------------
-    def sample_ids(self, label: int, n: int, *, seed: int) -> list[list[int]]:
-        """``n`` sampled continuations (token ids, after the cue, EOS stripped)."""
+    def sample_ids(self, label: int, n: int, *, seed: int, greedy: bool = False) -> list[list[int]]:
+        """``n`` sampled continuations (token ids, after the cue, EOS stripped);
+        ``greedy`` takes the likeliest token at each step instead (engines are
+        compared on it)."""
         import torch
 
         self.use(label)
@@ -204,9 +206,9 @@ class LLMGenerator(KnowledgeGenerator):
                     attention_mask=torch.ones(
                         size, embeds.shape[1], dtype=torch.long, device=self.device
                     ),
-                    do_sample=True,
-                    temperature=o.temperature,
-                    top_p=o.top_p,
+                    do_sample=not greedy,
+                    temperature=None if greedy else o.temperature,
+                    top_p=None if greedy else o.top_p,
                     max_new_tokens=o.max_new_tokens,
                     min_new_tokens=o.min_new_tokens,
                     repetition_penalty=o.repetition_penalty,
