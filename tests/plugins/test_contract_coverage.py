@@ -17,7 +17,7 @@ from retrikt_core.testing.student_contract import StudentContract
 from retrikt_core.testing.teacher_contract import TeacherContract
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_DIRS = ("tests/**", "plugins/*/tests", "examples/*/tests")
+TEST_DIRS = ("tests/**", "plugins/*/tests/**", "examples/*/tests")
 
 
 def shipped_plugins() -> set[str]:
