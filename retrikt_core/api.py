@@ -49,6 +49,7 @@ from retrikt_core.errors import (
     TaskDataError,
     UnknownComponentError,
 )
+from retrikt_core.execution import Executor, ShardWork
 from retrikt_core.interfaces import (
     Component,
     KnowledgeGenerator,
@@ -105,6 +106,7 @@ __all__ = [
     "Component",
     "ConfigError",
     "EntryTable",
+    "Executor",
     "Example",
     "Knowledge",
     "KnowledgeGenerator",
@@ -120,6 +122,7 @@ __all__ = [
     "RewardFn",
     "RewardTerm",
     "Rollout",
+    "ShardWork",
     "StoreFileError",
     "Student",
     "Table",

@@ -46,3 +46,43 @@ def track(iterable: Iterable[T], description: str, total: int | None = None) -> 
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         yield from progress.track(iterable, total=total, description=description)
+
+
+def track_weighted(
+    iterable: Iterable[tuple[int, T]],
+    description: str,
+    total: int,
+    weights: dict[int, int],
+    completed: int = 0,
+) -> Iterator[tuple[int, T]]:
+    """Iterate ``(key, value)`` pairs with a bar over ``total`` rows, each pair
+    advancing it by ``weights[key]`` (say the rows of a shard), with rows/s;
+    ``completed`` rows were done before (resumed work)."""
+    if not progress_enabled():
+        yield from iterable
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("  [progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=total, completed=completed, rate="-")
+        for key, value in iterable:
+            progress.advance(task, weights.get(key, 0))
+            speed = progress.tasks[0].speed
+            progress.update(task, rate=f"{speed:.1f}" if speed else "-")
+            yield key, value

@@ -5,6 +5,7 @@ from retrikt_core.api import hookimpl
 from retrikt_core.builtin.bow import BowKnnStudent, BowTeacher
 from retrikt_core.builtin.corpus import CorpusGenerator
 from retrikt_core.builtin.knowledge_source import KnowledgeSource
+from retrikt_core.builtin.local_executor import LocalExecutor
 from retrikt_core.builtin.memory_store import MemoryStore
 from retrikt_core.builtin.none_optimizer import NoOptimizer
 from retrikt_core.builtin.retrievers import HybridRetriever, KnnRetriever
@@ -48,6 +49,11 @@ def register_retrievers(register):
 @hookimpl
 def register_students(register):
     register(BowKnnStudent)
+
+
+@hookimpl
+def register_executors(register):
+    register(LocalExecutor)
 
 
 @hookimpl

@@ -60,6 +60,7 @@ class RunConfig:
     def config_hash(self) -> str:
         resolved = self.to_dict()
         resolved["run"].pop("run_dir")  # where a run lives is not what it computes
+        resolved.pop("executor", None)  # nor what computes it
         return stable_hash(resolved)
 
 

@@ -14,7 +14,9 @@ def config_schema(registry: Registry) -> dict[str, Any]:
     """``{"core": {section: [options]}, "components": {section: {name: {...}}}}``."""
     core = {name: option_docs(cls) for name, cls in CORE_SECTIONS.items()}
     components: dict[str, Any] = {}
-    for section in COMPONENT_SECTIONS:
+    # Optional sections of a kind of their own (``executor``) are listed too.
+    own_kind = tuple(s for s, kind in OPTIONAL_SECTIONS.items() if s == kind)
+    for section in COMPONENT_SECTIONS + own_kind:
         components[section] = {
             entry.name: {
                 "package": entry.package,
@@ -63,6 +65,8 @@ def schema_markdown(schema: dict[str, Any]) -> str:
         "",
         *(
             f"- `[{section}]`: a second `[{kind}]` (same plugins and options)"
+            if section != kind
+            else f"- `[{section}]`: optional; its plugins and options are listed below"
             for section, kind in schema.get("optional", {}).items()
         ),
         "",

@@ -101,7 +101,14 @@ OPTIONAL_SECTIONS: dict[str, str] = {
     # A second knowledge source mixed into the same store (say a corpus of
     # real unlabelled text beside the LLM's generations).
     "second_source": "generator",
+    # What runs the heavy sharded work (teacher labelling); absent = "local".
+    # How a run computes, not what: no stage key includes it, so a run may
+    # switch executors and resume.
+    "executor": "executor",
 }
+
+# Sections whose ``plugin`` may be left out.
+DEFAULT_PLUGINS: dict[str, str] = {"executor": "local"}
 
 
 def section_kind(section: str) -> str:

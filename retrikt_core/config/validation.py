@@ -10,6 +10,7 @@ from retrikt_core.config.run_config import RunConfig
 from retrikt_core.config.sections import (
     COMPONENT_SECTIONS,
     CORE_SECTIONS,
+    DEFAULT_PLUGINS,
     METHODS,
     OPTIONAL_SECTIONS,
 )
@@ -33,7 +34,7 @@ def validate(raw: dict[str, Any], registry: Registry, source: str = "") -> RunCo
     wanted += [(s, kind) for s, kind in OPTIONAL_SECTIONS.items() if s in raw]
     for section, kind in wanted:
         values = dict(raw.get(section, {}))
-        name = values.pop("plugin", None)
+        name = values.pop("plugin", DEFAULT_PLUGINS.get(section))
         if name is None:
             raise ConfigError(f"{section}.plugin: required; name the {kind} plugin to use")
         if not isinstance(name, str):

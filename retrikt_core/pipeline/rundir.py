@@ -8,6 +8,7 @@ A run directory holds::
     RUN_DIR/metrics.json, report.md  written when ``evaluate`` finishes
     RUN_DIR/stages/<stage>/          a finished stage's outputs
     RUN_DIR/stages/<stage>.partial/  a stage being written (removed on the next run)
+    RUN_DIR/stages/<stage>.shards/   its finished shards (kept until the stage commits)
     RUN_DIR/.lock                    held while a process writes the run
 
 Everything that reads a run (predict, store inspection, export, bench,
@@ -109,6 +110,10 @@ class RunDir:
     def partial(self, name: str) -> Path:
         """The folder a stage writes before it is committed."""
         return self.stages_dir / f"{name}.partial"
+
+    def shards(self, name: str) -> Path:
+        """A stage's finished shards: kept across reruns until the stage commits."""
+        return self.stages_dir / f"{name}.shards"
 
     @property
     def task_file(self) -> Path:

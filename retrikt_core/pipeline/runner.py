@@ -22,6 +22,7 @@ from typing import Any
 from retrikt_core.atomic import atomic_write_json, atomic_write_text, commit_directory
 from retrikt_core.config import ConfigError, RunConfig, section_kind, stable_hash
 from retrikt_core.errors import ArtifactError
+from retrikt_core.execution import Executor
 from retrikt_core.interfaces import Task
 from retrikt_core.pipeline.cache import StageCache
 from retrikt_core.pipeline.checks import preflight
@@ -93,6 +94,12 @@ class Pipeline:
                 if found is not None:
                     prints[section] = found
         return prints or None
+
+    def executor(self) -> Executor:
+        """What runs the sharded work: the ``[executor]`` section, else ``local``."""
+        name, options = self.config.components.get("executor", ("local", None))
+        cls = self.plugins.registry.get("executor", name)
+        return cls(options if options is not None else cls.Options())
 
     def component_version(self, section: str) -> str:
         """`package==version` of the plugin behind ``section``: a new release may
@@ -221,6 +228,7 @@ class Pipeline:
             # (early cut-off: re-preparing unchanged data does not retune the LLM).
             output_id = previous["output_id"]
         commit_directory(partial, final)
+        shutil.rmtree(self.rundir.shards(stage.name), ignore_errors=True)
         record = {
             "status": "finished",
             "key": key,

@@ -63,6 +63,12 @@ def register_reward_terms(register) -> None:
 
 
 @hookspec
+def register_executors(register) -> None:
+    """Register Executor classes (what runs a stage's sharded work: in this
+    process, on Ray, ...)."""
+
+
+@hookspec
 def register_commands(cli) -> None:
     """Add commands to the ``retrikt`` Typer app."""
 

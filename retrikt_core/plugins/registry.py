@@ -17,6 +17,7 @@ KIND_HOOKS: dict[str, str] = {
     "retriever": "register_retrievers",
     "student": "register_students",
     "reward": "register_reward_terms",
+    "executor": "register_executors",
 }
 
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from retrikt_core.builtin.local_executor import LocalExecutor, LocalOptions
 from retrikt_core.config import ConfigError
 from retrikt_core.pipeline import LABELLED_BY, teacher_labels
 from retrikt_core.records import Knowledge
@@ -167,13 +168,18 @@ class LengthTeacher:
         return [[1 / len(e.text.split()), 1 - 1 / len(e.text.split())] for e in examples]
 
 
-def test_labels_come_back_in_entry_order_from_length_sorted_batches():
+def test_labels_come_back_in_entry_order_from_length_sorted_batches(tmp_path):
     lengths = [7, 1, 5, 2, 6, 3, 4]
     knowledge = [Knowledge(text=" ".join(["w"] * n)) for n in lengths]
     kept = Knowledge(text="w w", teacher_probs=(0.9, 0.1), provenance={LABELLED_BY: "same"})
     stale = Knowledge(text="w w w", teacher_probs=(0.9, 0.1), provenance={LABELLED_BY: "old"})
     teacher = LengthTeacher()
-    probs = teacher_labels(teacher, knowledge + [kept, stale], "same", batch_size=3)
+    entries = knowledge + [kept, stale]
+    # Shards of 4 rows are rounded up to whole batches (6): batches stay the same.
+    executor = LocalExecutor(LocalOptions(batch_size=4))
+    probs = teacher_labels(
+        teacher, entries, "same", batch_size=3, executor=executor, shards_dir=tmp_path
+    )
     assert probs[: len(lengths)] == [(1 / n, 1 - 1 / n) for n in lengths]
     assert probs[-2] == (0.9, 0.1), "labels from this teacher are kept"
     assert probs[-1] == (1 / 3, 1 - 1 / 3), "labels from another teacher are redone"

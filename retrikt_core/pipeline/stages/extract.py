@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from retrikt_core.atomic import atomic_write_text
 from retrikt_core.config import RunConfig, stable_hash
+from retrikt_core.execution import Executor, ShardFolder, run_sharded
 from retrikt_core.interfaces import Component, Task
 from retrikt_core.knowledge import filter_knowledge, plan_requests
 from retrikt_core.pipeline.digests import output_digest
 from retrikt_core.pipeline.stage import SOURCE_SECTIONS, StageContext
+from retrikt_core.pipeline.work import LabelWork
 from retrikt_core.plugins import Plugins
-from retrikt_core.progress import track
 from retrikt_core.records import Knowledge, dump_jsonl
 
 
@@ -39,14 +41,25 @@ def labelled_by(entry: Knowledge, teacher_id: str) -> bool:
 
 
 def teacher_labels(
-    teacher: Component, entries: list[Knowledge], teacher_id: str, batch_size: int
+    teacher: Component,
+    entries: list[Knowledge],
+    teacher_id: str,
+    batch_size: int,
+    *,
+    executor: Executor,
+    shards_dir: Path,
+    teacher_dir: str = "",
 ) -> list[tuple[float, ...]]:
     """The teacher's distribution for each entry, in order.
 
     An entry that already carries labels from this very teacher (same saved
     bytes: a store mixed from finished runs' knowledge) keeps them. The rest
     are labelled shortest first, so a batch pads little: on long premises a
-    batch in arrival order is padded to its longest member.
+    batch in arrival order is padded to its longest member. They are cut into
+    shards (a whole number of batches each, so a batch is the same whatever
+    runs it) that ``executor`` labels (its workers load the teacher saved at
+    ``teacher_dir``); finished shards are kept in ``shards_dir`` and a rerun
+    of a stage cut short labels only the others.
     """
     probs: list[tuple[float, ...] | None] = [
         e.teacher_probs if labelled_by(e, teacher_id) else None for e in entries
@@ -55,12 +68,14 @@ def teacher_labels(
         (i for i, p in enumerate(probs) if p is None),
         key=lambda i: len(entries[i].text) + len(entries[i].text_pair or ""),
     )
-    batches = range(0, len(todo), batch_size)
-    for start in track(batches, "extract: teacher labels", total=len(batches)):
-        chunk = todo[start : start + batch_size]
-        rows = teacher.predict_proba([entries[i].example for i in chunk])
-        for i, row in zip(chunk, rows, strict=True):
-            probs[i] = tuple(float(p) for p in row)
+    rows = [{"text": entries[i].text, "text_pair": entries[i].text_pair} for i in todo]
+    shard_rows = -(-executor.shard_rows // batch_size) * batch_size
+    key = stable_hash([teacher_id, rows, shard_rows, batch_size])
+    folder = ShardFolder(shards_dir, key)
+    work = LabelWork(teacher_dir, batch_size, teacher)
+    labelled = run_sharded(executor, work, rows, shard_rows, folder, "extract: teacher labels")
+    for i, row in zip(todo, labelled, strict=True):
+        probs[i] = tuple(float(p) for p in row)
     return probs  # type: ignore[return-value]
 
 
@@ -94,7 +109,15 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
             ctx.pipeline.component_version("teacher"),
         ]
     )
-    probs = teacher_labels(teacher, report.kept, teacher_id, o.teacher_batch_size)
+    probs = teacher_labels(
+        teacher,
+        report.kept,
+        teacher_id,
+        o.teacher_batch_size,
+        executor=ctx.pipeline.executor(),
+        shards_dir=ctx.pipeline.rundir.shards("extract") / "labels",
+        teacher_dir=str(ctx.stage_dir("teacher") / "teacher"),
+    )
     labelled = [
         replace(
             entry,
