@@ -7,7 +7,7 @@ PYTHON ?= python3
 DATA_DIR ?= ../shared/data
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-PACKAGES := -e ".[plots,test]" -e examples/retrikt-plugin-example \
+PACKAGES := -e ".[plots,serve,test]" -e examples/retrikt-plugin-example \
 	$(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
 STAMP := $(VENV)/.installed
 

@@ -7,6 +7,7 @@ from retrikt_core.cli import (  # noqa: F401 (each module adds its commands)
     data_commands,
     info_commands,
     run_commands,
+    serve_commands,
 )
 from retrikt_core.cli.app import app, main
 
