@@ -57,6 +57,7 @@ class Neighbor(BaseModel):
     text: str
     text_pair: str | None = None
     teacher_label: str | None = None
+    source: str | None = None
     score: float
 
 

@@ -196,3 +196,14 @@ def test_shutdown_under_load_loses_no_accepted_request(bundle_dir):
     assert all(r["status"] == 200 for r in answered)
     assert outcomes.count(200) == len(answered), json.dumps(outcomes)
     assert all(o in (200, "ConnectError", "ReadError") for o in outcomes), json.dumps(outcomes)
+
+
+def test_several_workers_serve_the_same_predictions(bundle_dir):
+    proc, url = start(bundle_dir, "--workers", "2")
+    try:
+        got = httpx.post(f"{url}/predict", json={"texts": TEXTS}).json()["predictions"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    expected = load_bundle(bundle_dir).predict(TEXTS)
+    assert [p["probabilities"] for p in got] == [p.probabilities for p in expected]
