@@ -7,10 +7,8 @@ import asyncio
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ import pytest
 
 from retrikt_core.bundle import ExportOptions, export_bundle, load_bundle
 from retrikt_core.testing.runs import fast_config, make_pipeline, task_section, write_sentiment_csv
+from retrikt_core.testing.serving import free_port, start_server
 
 TEXTS = ["a great and moving film", "dull , boring and far too long", "fun and sharp"]
 
@@ -33,34 +32,9 @@ def bundle_dir(tmp_path_factory) -> Path:
     return folder / "bundle"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(bundle: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [sys.executable, "-m", "retrikt_core.cli", "serve", str(bundle), "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not become ready")
-
-
 @pytest.fixture(scope="module")
 def server(bundle_dir):
-    proc, url = start(bundle_dir, "--window-ms", "2")
+    proc, url = start_server(bundle_dir, "--window-ms", "2")
     yield url
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
@@ -132,7 +106,7 @@ def test_health_metadata_metrics_and_openapi(server, bundle_dir):
     assert httpx.get(f"{server}/predict").status_code == 405
 
 
-def test_a_corrupted_bundle_refuses_to_start(bundle_dir, tmp_path):
+def test_a_corrupted_bundle_refuses_to_start_server(bundle_dir, tmp_path):
     broken = tmp_path / "bundle"
     shutil.copytree(bundle_dir, broken)
     victim = next(p for p in sorted(broken.rglob("*")) if p.is_file() and p.suffix == ".jsonl")
@@ -161,7 +135,7 @@ def test_bad_command_line_values_are_errors(bundle_dir):
 
 
 def test_shutdown_under_load_loses_no_accepted_request(bundle_dir):
-    proc, url = start(bundle_dir, "--window-ms", "20")
+    proc, url = start_server(bundle_dir, "--window-ms", "20")
 
     async def load() -> list[object]:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -199,7 +173,7 @@ def test_shutdown_under_load_loses_no_accepted_request(bundle_dir):
 
 
 def test_several_workers_serve_the_same_predictions(bundle_dir):
-    proc, url = start(bundle_dir, "--workers", "2")
+    proc, url = start_server(bundle_dir, "--workers", "2")
     try:
         got = httpx.post(f"{url}/predict", json={"texts": TEXTS}).json()["predictions"]
     finally:
