@@ -4,6 +4,7 @@ scores stay close to float32's, and what one dtype saved loads in another."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from retrikt_transformers.generator import LLMGenerator, LLMGeneratorOptions
 from retrikt_transformers.teacher import LLMTeacher, LLMTeacherOptions
@@ -61,3 +62,35 @@ def test_a_bfloat16_generator_samples_from_float32_prompts():
     samples = generator.generate(1, 3, seed=7)
     assert len(samples) == 3 and all(s.requested_label == 1 for s in samples)
     assert generator.prefix_embeddings(1, 2).dtype == torch.bfloat16
+
+
+@pytest.mark.slow
+def test_bfloat16_labels_agree_with_float32_on_sst2_dev(tmp_path):
+    """The teacher a run tunes (SmolLM2, an 8-token soft prompt on 16 SST-2
+    train examples), scoring all 872 dev reviews in float32 and, loaded from
+    the same saved prompt, in bfloat16 on this CPU: the same label on at least
+    97% of them. Measured on a CPU with AVX-512 BF16: 851 of 872 (97.6%); the
+    zero-shot teacher, 856 (98.2%). bfloat16 rounds every weight, and reviews
+    the teacher scores near 50/50 flip."""
+    import random
+
+    from retrikt_core.builtin.tasks.presets import PresetOptions, SST2Task
+    from retrikt_core.testing.runs import shared_data_or_skip
+
+    task = SST2Task(PresetOptions(data_dir=str(shared_data_or_skip("sst2"))))
+    shots = random.Random(0).sample(task.load("train"), 16)
+    dev = task.load(task.eval_split)
+    tuned = LLMTeacher(LLMTeacherOptions(virtual_tokens=8, epochs=10, batch_size=32))
+    tuned.fit(task, shots, seed=0)
+    tuned.save_pretrained(tmp_path / "teacher")
+    low = LLMTeacher.from_pretrained(tmp_path / "teacher")
+    low.options.dtype = "bfloat16"
+    low.model = None
+    low.load_state(tmp_path / "teacher")
+    assert low.model.get_base_model().dtype == torch.bfloat16
+    labels = {}
+    for dtype, teacher in (("float32", tuned), ("bfloat16", low)):
+        labels[dtype] = [max(range(2), key=row.__getitem__) for row in teacher.predict_proba(dev)]
+    same = sum(a == b for a, b in zip(labels["float32"], labels["bfloat16"], strict=True))
+    assert len(dev) == 872
+    assert same / len(dev) >= 0.97
