@@ -19,14 +19,18 @@ RUNTIMES = ("auto", "native", "onnx", "onnx-int8")
 
 @app.command()
 def serve(
-    bundle: Annotated[Path, typer.Argument(help="an exported bundle (retrikt export)")],
+    bundle: Annotated[
+        Path, typer.Argument(metavar="BUNDLE", help="an exported bundle (retrikt export)")
+    ],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="server processes, each with the bundle")] = 1,
     runtime: Annotated[str, typer.Option(help="native, onnx or onnx-int8 (auto = default)")] = (
         "auto"
     ),
-    threads: Annotated[int, typer.Option(help="CPU threads per process for the model")] = 0,
+    threads: Annotated[
+        int, typer.Option(help="model CPU threads per process (0 = the library default)")
+    ] = 0,
     max_batch: Annotated[int, typer.Option(help="inputs per call to the bundle")] = 64,
     window_ms: Annotated[float, typer.Option(help="how long a batch waits for more")] = 5.0,
     max_texts: Annotated[int, typer.Option(help="inputs per request")] = 256,
