@@ -22,11 +22,8 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def track(iterable: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate with a transient progress bar on stderr when enabled."""
-    if not progress_enabled():
-        yield from iterable
-        return
+def _bar(*extra):
+    """A transient rich progress bar on stderr; ``extra`` columns go after the count."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -41,10 +38,19 @@ def track(iterable: Iterable[T], description: str, total: int | None = None) -> 
         TextColumn("  [progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *extra,
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
+def track(iterable: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a transient progress bar on stderr when enabled."""
+    if not progress_enabled():
+        yield from iterable
+        return
+    with _bar() as progress:
         yield from progress.track(iterable, total=total, description=description)
 
 
@@ -61,25 +67,9 @@ def track_weighted(
     if not progress_enabled():
         yield from iterable
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TextColumn
 
-    columns = (
-        TextColumn("  [progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} rows/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with _bar(TextColumn("{task.fields[rate]} rows/s")) as progress:
         task = progress.add_task(description, total=total, completed=completed, rate="-")
         for key, value in iterable:
             progress.advance(task, weights.get(key, 0))

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from retrikt_core.atomic import atomic_write_json, atomic_write_text
+from retrikt_core.atomic import atomic_write_text
 from retrikt_core.errors import PipelineError
 from retrikt_core.execution.executor import Executor, ShardWork
 from retrikt_core.progress import track_weighted
@@ -35,8 +35,13 @@ class ShardFolder:
     def shard_path(self, index: int) -> Path:
         return self.path / f"shard-{index:05d}.json"
 
-    def write(self, index: int, rows: int, results: list[Any]) -> None:
-        atomic_write_json(self.shard_path(index), {"rows": rows, "results": results})
+    def write(self, index: int, rows: int, results: list[Any]) -> list[Any]:
+        """Save a finished shard; returns its results as read back from the
+        saved text, so results computed now and results reused from an
+        earlier attempt have made the same JSON round trip."""
+        text = json.dumps({"rows": rows, "results": results})
+        atomic_write_text(self.shard_path(index), text)
+        return json.loads(text)["results"]
 
     def read(self, index: int, rows: int) -> list[Any] | None:
         """The results of shard ``index`` if it finished whole, else None (a
@@ -81,10 +86,7 @@ def run_sharded(
                 f"{description}: shard {index} came back with {len(out)} results "
                 f"for {sizes[index]} rows"
             )
-        folder.write(index, sizes[index], out)
-        # Read back what was written, so every result has made the same JSON
-        # round trip whether it was computed now or in an earlier attempt.
-        results[index] = folder.read(index, sizes[index])
+        results[index] = folder.write(index, sizes[index], out)
     missing = [i for i in range(len(shards)) if i not in results]
     if missing:
         raise PipelineError(f"{description}: executor finished without shards {missing[:5]}")

@@ -98,8 +98,7 @@ class Pipeline:
     def executor(self) -> Executor:
         """What runs the sharded work: the ``[executor]`` section, else ``local``."""
         name, options = self.config.components.get("executor", ("local", None))
-        cls = self.plugins.registry.get("executor", name)
-        return cls(options if options is not None else cls.Options())
+        return self.plugins.registry.get("executor", name)(options)
 
     def component_version(self, section: str) -> str:
         """`package==version` of the plugin behind ``section``: a new release may

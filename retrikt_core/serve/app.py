@@ -100,6 +100,24 @@ def create_app(options: ServeOptions) -> FastAPI:
         ]
 
     batcher = MicroBatcher(predict, options.max_batch, options.window_ms / 1000, metrics.batch)
+    manifest = bundle.manifest
+    # What /metadata answers does not change while the service runs.
+    described = {
+        "task": bundle.task.get("name"),
+        "labels": bundle.label_names,
+        "is_pair": is_pair,
+        "method": manifest.method,
+        "student": manifest.student.get("name", manifest.student),
+        "runtime": bundle.runtime,
+        "store_size": len(bundle.entries),
+        "bundle": {
+            "format_version": manifest.format_version,
+            "created_at": manifest.created_at,
+            "retrikt_version": manifest.retrikt_version,
+            "digest": digest_line(Path(bundle.path) / "bundle.json").split()[0],
+        },
+        "model_card": card_summary(Path(bundle.path)),
+    }
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -200,23 +218,7 @@ def create_app(options: ServeOptions) -> FastAPI:
 
     @app.get("/metadata")
     async def metadata() -> dict[str, Any]:
-        manifest = bundle.manifest
-        return {
-            "task": bundle.task.get("name"),
-            "labels": bundle.label_names,
-            "is_pair": is_pair,
-            "method": manifest.method,
-            "student": manifest.student.get("name", manifest.student),
-            "runtime": bundle.runtime,
-            "store_size": len(bundle.entries),
-            "bundle": {
-                "format_version": manifest.format_version,
-                "created_at": manifest.created_at,
-                "retrikt_version": manifest.retrikt_version,
-                "digest": digest_line(Path(bundle.path) / "bundle.json").split()[0],
-            },
-            "model_card": card_summary(Path(bundle.path)),
-        }
+        return described
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> str:
