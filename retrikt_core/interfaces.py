@@ -168,6 +168,10 @@ class KnowledgeGenerator(Component):
     kind = "generator"
     conditional: ClassVar[bool] = True
     source: ClassVar[str] = "generator"
+    #: Whether samples are drawn independently, so that a request may be cut
+    #: into chunks, each with a seed of its own, drawn on any worker (an LLM);
+    #: a corpus samples without replacement and is asked once.
+    seeded_chunks: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:
@@ -273,10 +277,22 @@ class KnowledgeStore(Component):
     """
 
     kind = "store"
+    #: Whether keys are dense vectors computed from each entry alone
+    #: (:meth:`encode`), so that an executor may encode them on its workers
+    #: and :meth:`add_encoded` take them; sparse stores keep their own terms.
+    dense_keys: ClassVar[bool] = False
 
     @abstractmethod
     def add(self, entries: list[Knowledge]) -> None:
         """Add entries (their ids must be unique within the store)."""
+
+    def encode(self, examples: list[Example]) -> Any:
+        """The dense keys (float32, one row per example) of a ``dense_keys`` store."""
+        raise NotImplementedError(f"the {self.name} store has no dense keys")
+
+    def add_encoded(self, entries: list[Knowledge], keys: Any) -> None:
+        """Add entries whose keys :meth:`encode` computed elsewhere (same options)."""
+        raise NotImplementedError(f"the {self.name} store has no dense keys")
 
     @abstractmethod
     def search(self, queries: list[Example], k: int) -> Neighbors:

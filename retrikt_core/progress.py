@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Bars open now: a loop inside another's (a generator's own sampling bar
+# within the stage's bar over shards) runs bare, since the terminal holds one
+# live display at a time.
+_open_bars = 0
+
 
 def progress_enabled() -> bool:
+    if _open_bars:
+        return False
     forced = os.environ.get("RETRIKT_PROGRESS")
     if forced is not None:
         return forced not in ("0", "false", "")
@@ -22,8 +30,10 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def _bar(*extra):
+@contextmanager
+def _bar(*extra) -> Iterator[Any]:
     """A transient rich progress bar on stderr; ``extra`` columns go after the count."""
+    global _open_bars
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -42,7 +52,12 @@ def _bar(*extra):
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    return Progress(*columns, console=Console(stderr=True), transient=True)
+    _open_bars += 1
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            yield progress
+    finally:
+        _open_bars -= 1
 
 
 def track(iterable: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:

@@ -19,6 +19,7 @@ from retrikt_core.api import (
     StoreFileError,
     atomic_write_bytes,
     check_matches,
+    checked_keys,
     dump_jsonl,
     empty_neighbors,
     hashed_features,
@@ -43,6 +44,7 @@ class MemoryStore(KnowledgeStore):
 
     name = "memory"
     Options = MemoryStoreOptions
+    dense_keys = True
     FILES = ("vectors.npy", "entries.jsonl")
 
     def __init__(self, options: MemoryStoreOptions | None = None) -> None:
@@ -54,9 +56,12 @@ class MemoryStore(KnowledgeStore):
         return hashed_features(examples, self.options.dim, self.options.ngram)
 
     def add(self, entries: list[Knowledge]) -> None:
+        self.add_encoded(entries, self.encode([e.example for e in entries]))
+
+    def add_encoded(self, entries: list[Knowledge], keys: np.ndarray) -> None:
         self._table.check_new(entries)
+        keys = checked_keys(keys, len(entries), self.options.dim, self.name)
         if entries:
-            keys = self.encode([e.example for e in entries])
             self._vectors = np.concatenate([self._vectors, keys])
         self._table.add(entries)
 

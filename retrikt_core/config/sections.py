@@ -48,6 +48,13 @@ class ExtractOptions:
     )
     max_words: int = option(128, "drop entries with more words", minimum=1)
     teacher_batch_size: int = option(32, "batch size when the teacher labels entries", minimum=1)
+    generation_chunk: int = option(
+        256,
+        "samples per seeded chunk when an LLM generator's requests are cut up for the "
+        "executor (chunks are drawn in parallel; the knowledge depends on this, not on "
+        "the executor)",
+        minimum=1,
+    )
 
     def __post_init__(self) -> None:
         if self.max_words < self.min_words:

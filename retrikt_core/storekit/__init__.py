@@ -1,6 +1,7 @@
 """What store plugins share: the store manifest and entry files with their
 checksums, an entry table that turns search hits into neighbours, top-k
-ranking, and hashed text features for keys without a model."""
+ranking, hashed text features for keys without a model, and dense keys
+computed apart from their store."""
 
 from retrikt_core.errors import StoreFileError
 from retrikt_core.storekit.entry_table import EntryTable, empty_neighbors, load_table
@@ -17,6 +18,7 @@ from retrikt_core.storekit.files import (
     write_entries,
     write_manifest,
 )
+from retrikt_core.storekit.keys import checked_keys, key_to_text, keys_from_text
 from retrikt_core.storekit.ranking import top_k
 
 __all__ = [
@@ -26,10 +28,13 @@ __all__ = [
     "EntryTable",
     "StoreFileError",
     "check_listed",
+    "checked_keys",
     "check_matches",
     "empty_neighbors",
     "example_terms",
     "hashed_features",
+    "key_to_text",
+    "keys_from_text",
     "load_table",
     "read_entries",
     "read_manifest",

@@ -16,7 +16,7 @@ def test_testkit_is_discovered_through_its_entry_point(testkit_site):
     info = plugins.infos["testkit"]
     assert info.package == "retrikt-testkit"
     assert info.version == "0.0.1"
-    assert info.components == {"generator": ["template"]}
+    assert info.components == {"generator": ["template", "template-chunked"]}
     assert info.error is None
     assert plugins.registry.entry("generator", "template").package == "retrikt-testkit"
 
@@ -84,7 +84,7 @@ def test_plugins_json_cli_shape_with_broken_plugin(testkit_site):
     for row in rows.values():
         assert set(row) == {"name", "package", "version", "components", "error"}
     assert rows["broken"]["error"].startswith("ImportError")
-    assert rows["testkit"]["components"] == {"generator": ["template"]}
+    assert rows["testkit"]["components"] == {"generator": ["template", "template-chunked"]}
     assert rows["builtin"]["error"] is None
 
 

@@ -4,7 +4,8 @@ never imported directly.
 
 ``template`` is a conditional generator that writes label-specific sentences
 from word lists, so a run needs no model; it can sleep inside ``generate`` so
-that a test can kill the process mid-stage. The lifecycle hooks append one
+that a test can kill the process mid-stage. ``template-chunked`` is the same,
+drawn in seeded chunks on the run's executor. The lifecycle hooks append one
 line per event to the file named by ``RETRIKT_TEST_LOG``.
 """
 
@@ -69,6 +70,13 @@ class TemplateGenerator(KnowledgeGenerator):
         self.num_labels = json.loads((path / "state.json").read_text())["num_labels"]
 
 
+class ChunkedTemplateGenerator(TemplateGenerator):
+    """The template generator, declared safe to draw in seeded chunks."""
+
+    name = "template-chunked"
+    seeded_chunks = True
+
+
 def _log(event: str, stage: str) -> None:
     path = os.environ.get("RETRIKT_TEST_LOG")
     if path:
@@ -79,6 +87,7 @@ def _log(event: str, stage: str) -> None:
 @hookimpl
 def register_generators(register):
     register(TemplateGenerator)
+    register(ChunkedTemplateGenerator)
 
 
 @hookimpl

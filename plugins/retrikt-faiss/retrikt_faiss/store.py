@@ -24,6 +24,7 @@ from retrikt_core.api import (
     atomic_write_bytes,
     check_device,
     check_matches,
+    checked_keys,
     empty_neighbors,
     load_table,
     option,
@@ -87,6 +88,7 @@ class FaissStore(KnowledgeStore):
 
     name = "faiss"
     Options = FaissStoreOptions
+    dense_keys = True
     FILES = (INDEX_FILE, ENTRIES)
 
     def __init__(self, options: FaissStoreOptions | None = None) -> None:
@@ -130,10 +132,13 @@ class FaissStore(KnowledgeStore):
         return encode(examples, o.encoder, o.dim, o.ngram, o.device)
 
     def add(self, entries: list[Knowledge]) -> None:
+        self.add_encoded(entries, self.encode([e.example for e in entries]))
+
+    def add_encoded(self, entries: list[Knowledge], keys: np.ndarray) -> None:
         self._table.check_new(entries)
+        vectors = checked_keys(keys, len(entries), self.dimension, self.name)
         if not entries:
             return
-        vectors = self.encode([e.example for e in entries])
         self._table.add(entries)
         self._pending.append(vectors)
         if self._index is not None or self.options.index not in TRAINED_TYPES:

@@ -1,7 +1,7 @@
-"""The ray executor on a local Ray (2 CPUs): the same knowledge as the local
-executor with 1 and 2 actors, a stage cut short resumes from its finished
-shards, a dead actor's shard is rerun once, bad options stop a run before
-any stage."""
+"""The ray executor on a local Ray (2 CPUs): the same knowledge (labels,
+generated samples, store keys) as the local executor with 1 and 2 actors, a
+stage cut short resumes from its finished shards, a dead actor's shard is
+rerun once, bad options stop a run before any stage."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ray
 from retrikt_ray.executor import RayExecutor, RayOptions
@@ -80,6 +81,43 @@ def test_local_and_ray_with_one_and_two_actors_write_the_same_knowledge(tmp_path
     assert two == local
 
 
+TINY_LLM_GENERATOR = """[generator]
+plugin = "llm"
+model = "tiny-random-llama"
+virtual_tokens = 2
+epochs = 1
+max_new_tokens = 8
+gen_batch_size = 4
+"""
+# Three seeded chunks per label, two to a shard; store keys in shards of 8.
+GENERATION = ["extract.n_per_label=12", "extract.generation_chunk=4", "extract.min_words=1"]
+
+
+def generated_after(tmp_path: Path, name: str, overrides: list[str]) -> tuple[bytes, np.ndarray]:
+    data = write_sentiment_files(tmp_path / "data")
+    config = write_config(tmp_path / f"{name}.toml", data, tmp_path / name)
+    text = config.read_text().replace('[generator]\nplugin = "template"\n', TINY_LLM_GENERATOR)
+    config.write_text(text)
+    run_dir = tmp_path / name
+    make_pipeline(config, run_dir, [*GENERATION, "executor.batch_size=8", *overrides]).run()
+    stages = run_dir / "stages"
+    return (
+        (stages / "extract" / "knowledge.jsonl").read_bytes(),
+        np.load(stages / "index" / "store" / "vectors.npy"),
+    )
+
+
+def test_generation_and_store_keys_on_ray_match_the_local_executor(tmp_path):
+    local, local_keys = generated_after(tmp_path, "local", [])
+    assert len(local.splitlines()) > 12, "samples of both labels were kept"
+    for actors in (1, 2):
+        knowledge, keys = generated_after(
+            tmp_path, f"ray{actors}", ["executor.plugin=ray", f"executor.actors={actors}"]
+        )
+        assert knowledge == local
+        assert np.array_equal(keys, local_keys)
+
+
 class StopAfterFirstShard:
     """Delegates to the configured executor, and interrupts the stage once its
     first shard is saved (as a kill would, but in-process)."""
@@ -116,7 +154,8 @@ def test_a_ray_extract_cut_short_resumes_from_its_finished_shards(tmp_path, monk
     # The rerun labels only the shards that had not finished...
     config = tmp_path / "cut.toml"
     make_pipeline(config, tmp_path / "cut", RAY).run()
-    assert calls == [3], "4 shards of 16 rows, 1 kept"
+    assert calls[0] == 3, "4 shards of 16 rows, 1 kept"
+    assert calls[1:] == [4], "then the index stage's keys, in 4 shards"
     # ...and the knowledge is what an uninterrupted run writes.
     assert (tmp_path / "cut" / "stages" / "extract" / "knowledge.jsonl").read_bytes() == expected
 

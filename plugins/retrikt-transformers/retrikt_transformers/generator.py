@@ -60,6 +60,7 @@ class LLMGenerator(KnowledgeGenerator):
     name = "llm"
     Options = LLMGeneratorOptions
     conditional = True
+    seeded_chunks = True
 
     def __init__(self, options: LLMGeneratorOptions | None = None) -> None:
         super().__init__(options)

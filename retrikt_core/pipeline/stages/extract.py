@@ -10,11 +10,11 @@ from typing import Any
 from retrikt_core.atomic import atomic_write_text
 from retrikt_core.config import RunConfig, stable_hash
 from retrikt_core.execution import Executor, ShardFolder, run_sharded
-from retrikt_core.interfaces import Component, Task
+from retrikt_core.interfaces import Component, KnowledgeGenerator, Task
 from retrikt_core.knowledge import filter_knowledge, plan_requests
 from retrikt_core.pipeline.digests import output_digest
 from retrikt_core.pipeline.stage import SOURCE_SECTIONS, StageContext
-from retrikt_core.pipeline.work import LabelWork
+from retrikt_core.pipeline.work import GenerateWork, LabelWork, chunk_rows, entries_of
 from retrikt_core.plugins import Plugins
 from retrikt_core.records import Knowledge, dump_jsonl
 
@@ -79,6 +79,52 @@ def teacher_labels(
     return probs  # type: ignore[return-value]
 
 
+# The stage that saved each source as ``extract`` reads it: the generator
+# after RL, a second source as tuned.
+_SAVED_BY = {"generator": "reinforce", "second_source": "tune"}
+
+
+def gather(
+    ctx: StageContext,
+    sources: dict[str, KnowledgeGenerator],
+    asked: list[tuple[str, int | None, int]],
+) -> list[Knowledge]:
+    """The sources' entries for each request, in request order.
+
+    Requests to generators that sample independently (``seeded_chunks``) are
+    cut into seeded chunks that the run's executor draws, each finished shard
+    of chunks saved as it arrives; the others (a corpus) are asked here.
+    """
+    o = ctx.config.extract
+    parts: list[list[Knowledge] | range] = []
+    rows: list[dict[str, Any]] = []
+    for section, label, n in asked:
+        offset = 0 if label is None else label
+        offset += 1000 if section == "second_source" else 0
+        if sources[section].seeded_chunks:
+            chunks = chunk_rows(section, label, n, ctx.seed + offset, o.generation_chunk)
+            parts.append(range(len(rows), len(rows) + len(chunks)))
+            rows += chunks
+        else:
+            parts.append(sources[section].generate(label, n, seed=ctx.seed + offset))
+    drawn: list[Any] = []
+    if rows:
+        dirs = {s: ctx.stage_dir(_SAVED_BY[s]) / s for s in sources}
+        saved = {s: [output_digest(d), ctx.pipeline.component_version(s)] for s, d in dirs.items()}
+        executor = ctx.pipeline.executor()
+        # A shard holds about as many samples as the executor's batch of rows.
+        shard_rows = max(1, executor.shard_rows // o.generation_chunk)
+        folder = ShardFolder(
+            ctx.rundir.shards("extract") / "generation", stable_hash([rows, shard_rows, saved])
+        )
+        work = GenerateWork({s: str(d) for s, d in dirs.items()}, sources)
+        drawn = run_sharded(executor, work, rows, shard_rows, folder, "extract: generation")
+    raw: list[Knowledge] = []
+    for part in parts:
+        raw += entries_of([drawn[i] for i in part]) if isinstance(part, range) else part
+    return raw
+
+
 def stage_extract(ctx: StageContext) -> dict[str, Any]:
     o = ctx.config.extract
     task = ctx.task()
@@ -86,11 +132,7 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
     sources = {"generator": ctx.load("reinforce", "generator", "generator")}
     if ctx.config.has("second_source"):
         sources["second_source"] = ctx.load("tune", "second_source", "generator")
-    raw: list[Knowledge] = []
-    for section, label, n in requests(ctx.config, task, ctx.pipeline.plugins):
-        offset = 0 if label is None else label
-        offset += 1000 if section == "second_source" else 0
-        raw += sources[section].generate(label, n, seed=ctx.seed + offset)
+    raw = gather(ctx, sources, requests(ctx.config, task, ctx.pipeline.plugins))
     report = filter_knowledge(
         raw,
         ctx.read_examples("prepare", "eval.jsonl"),
