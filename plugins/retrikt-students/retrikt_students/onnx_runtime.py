@@ -15,7 +15,7 @@ import numpy as np
 
 from retrikt_core.api import Example, Knowledge, Neighbors, Retriever, Student, Task, interpolate
 from retrikt_students.onnx_export import read_meta
-from retrikt_students.vocab import load_tokens, padded_ids
+from retrikt_students.vocab import load_tokens, padded_ids, saved_tokens_kind
 
 BATCH = 256  # rows per onnxruntime call, as the PyTorch student's own_proba
 
@@ -37,7 +37,7 @@ class OnnxTransformerStudent(Student):
         self.lam = float(state["lam"])
         self.knn_temperature = float(state["knn_temperature"])
         self.max_length = int(self.meta["max_length"])
-        self.vocab = load_tokens(path, state["options"]["embeddings"])
+        self.vocab = load_tokens(path, saved_tokens_kind(state))
         session_options = ort.SessionOptions()
         threads = threads or int(os.environ.get("RETRIKT_ONNX_THREADS", "0"))
         if threads:

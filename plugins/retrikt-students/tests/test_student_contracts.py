@@ -1,4 +1,5 @@
-"""The tiny-transformer and BiLSTM students against the shared student contract."""
+"""The tiny-transformer, BiLSTM and pretrained-encoder students against the
+shared student contract."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ class TestBiLSTMStudent(StudentContract):
         return BiLSTMStudent(
             BiLSTMStudentOptions(vocab_size=200, d_model=32, hidden=32, epochs=3, batch_size=16)
         )
+
+
+class TestEncoderStudent(StudentContract):
+    lam_option = "lam"
+    invalid_options = [({"layers": -1}, "layers"), ({"head_lr": -1.0}, "head_lr")]
+
+    def make_student(self, tmp_path):
+        from retrikt_students.encoder import EncoderStudent, EncoderStudentOptions
+
+        # One of MiniLM's six layers keeps the contract quick.
+        return EncoderStudent(EncoderStudentOptions(layers=1, epochs=2, batch_size=16))
