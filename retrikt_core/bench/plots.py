@@ -231,6 +231,16 @@ def write_bench_plots(bench_dir: Path, data: dict[str, Any]) -> list[str]:
                 ms=6,
                 alpha=0.85,
             )
+            speed = s.get("examples_per_s_mean")
+            if speed and speed != float("inf"):
+                ax.annotate(
+                    f"{speed:,.0f}/s",
+                    (s["params_mean"], s["accuracy_mean"] * 100),
+                    xytext=(5, -9),
+                    textcoords="offset points",
+                    fontsize=6,
+                    color=colors[j % 10],
+                )
     ax.set_xscale("log")
     ax.set_xlabel("parameters at inference (log scale)")
     ax.set_ylabel("accuracy (%)")
@@ -245,7 +255,11 @@ def write_bench_plots(bench_dir: Path, data: dict[str, Any]) -> list[str]:
             for i, c in enumerate(combos)
         ]
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    ax.set_title("accuracy against parameters (mean ± std over seeds)", fontsize=9)
+    ax.set_title(
+        "size-quality frontier: accuracy against parameters (mean ± std over seeds; "
+        "examples/s beside)",
+        fontsize=8,
+    )
     fig.tight_layout()
     fig.savefig(bench_dir / PLOTS[1], dpi=110)
     plt.close(fig)

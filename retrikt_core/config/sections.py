@@ -112,10 +112,13 @@ OPTIONAL_SECTIONS: dict[str, str] = {
     # How a run computes, not what: no stage key includes it, so a run may
     # switch executors and resume.
     "executor": "executor",
+    # The student of the ``setfit_baseline`` method: what a user would train
+    # on the k-shot split instead (SetFit); absent = "setfit" with its defaults.
+    "baseline": "student",
 }
 
 # Sections whose ``plugin`` may be left out.
-DEFAULT_PLUGINS: dict[str, str] = {"executor": "local"}
+DEFAULT_PLUGINS: dict[str, str] = {"executor": "local", "baseline": "setfit"}
 
 
 def section_kind(section: str) -> str:
@@ -123,4 +126,6 @@ def section_kind(section: str) -> str:
     return OPTIONAL_SECTIONS.get(section, section)
 
 
-METHODS = ("teacher", "kshot_student", "kd_student", "retrikt_student")
+METHODS = ("teacher", "kshot_student", "kd_student", "retrikt_student", "setfit_baseline")
+# The method trained by the ``[baseline]`` student (present whenever the method is asked).
+BASELINE_METHOD = "setfit_baseline"

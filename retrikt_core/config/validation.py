@@ -8,6 +8,7 @@ from typing import Any
 from retrikt_core.config.options import build_options, check_range, check_type, unknown_message
 from retrikt_core.config.run_config import RunConfig
 from retrikt_core.config.sections import (
+    BASELINE_METHOD,
     COMPONENT_SECTIONS,
     CORE_SECTIONS,
     DEFAULT_PLUGINS,
@@ -32,6 +33,8 @@ def validate(raw: dict[str, Any], registry: Registry, source: str = "") -> RunCo
     components: dict[str, tuple[str, Any]] = {}
     wanted = [(s, s) for s in COMPONENT_SECTIONS]
     wanted += [(s, kind) for s, kind in OPTIONAL_SECTIONS.items() if s in raw]
+    if BASELINE_METHOD in core["evaluate"].methods and "baseline" not in raw:
+        wanted.append(("baseline", "student"))
     for section, kind in wanted:
         values = dict(raw.get(section, {}))
         name = values.pop("plugin", DEFAULT_PLUGINS.get(section))

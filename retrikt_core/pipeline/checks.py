@@ -29,6 +29,12 @@ def check_student(pipeline: Pipeline) -> None:
     name, options = config.components["student"]
     teacher = registry.get("teacher", config.plugin("teacher"))
     registry.get("student", name)(options).check_teacher(teacher)
+    if config.has("baseline"):
+        name, options = config.components["baseline"]
+        try:
+            registry.get("student", name)(options).check()
+        except ConfigError as exc:
+            raise ConfigError(f"baseline: {exc}") from None
 
 
 def check_sources(pipeline: Pipeline) -> None:

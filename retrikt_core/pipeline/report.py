@@ -59,7 +59,8 @@ def stages_table(manifest: dict[str, Any]) -> str:
 
 
 def write_plots(run_dir: Path, metrics: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
-    """Accuracy per method and time per stage, as PNGs; none without matplotlib."""
+    """Accuracy per method, the size-quality frontier and time per stage, as
+    PNGs; none without matplotlib."""
     try:
         import matplotlib
 
@@ -80,6 +81,8 @@ def write_plots(run_dir: Path, metrics: dict[str, Any], manifest: dict[str, Any]
     fig.savefig(run_dir / "accuracy.png", dpi=110)
     plt.close(fig)
     written.append("accuracy.png")
+    if plot_frontier(plt, metrics, run_dir / "frontier.png"):
+        written.append("frontier.png")
     stages = {n: r.get("seconds", 0) for n, r in manifest.get("stages", {}).items()}
     fig, ax = plt.subplots(figsize=(6, 3))
     bars = ax.barh(list(stages), list(stages.values()), color="#55a868")
@@ -106,6 +109,42 @@ def write_plots(run_dir: Path, metrics: dict[str, Any], manifest: dict[str, Any]
         plt.close(fig)
         written.append("reinforce.png")
     return written
+
+
+def plot_frontier(plt: Any, metrics: dict[str, Any], path: Path) -> bool:
+    """The size-quality frontier: each method's accuracy against its
+    parameters at inference (log scale), its examples/s beside it. False
+    when no method reports a parameter count."""
+    points = [
+        (method, row["params"], row["accuracy"] * 100, row.get("examples_per_s"))
+        for method, row in metrics["methods"].items()
+        if row.get("params")
+    ]
+    if not points:
+        return False
+    colors = plt.get_cmap("tab10").colors
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for j, (method, params, accuracy, speed) in enumerate(points):
+        ax.scatter([params], [accuracy], color=colors[j % 10], s=30, zorder=3)
+        rate = f"{speed:,.0f} ex/s" if speed and speed != float("inf") else "- ex/s"
+        ax.annotate(
+            f"{method}\n{rate}",
+            (params, accuracy),
+            xytext=(5, 3),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    ax.set_xscale("log")
+    low, high = min(p[1] for p in points), max(p[1] for p in points)
+    ax.set_xlim(low / 2, high * 4)  # room for the labels on the right
+    ax.set_xlabel("parameters at inference (log scale)")
+    ax.set_ylabel(f"accuracy on {metrics['task']} (%)")
+    ax.set_title("size-quality frontier (examples/s beside each method)", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def _read_history(run_dir: Path) -> list[dict[str, Any]]:

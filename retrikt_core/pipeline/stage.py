@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from retrikt_core.pipeline.runner import Pipeline
 
 # The students ``train`` fits and ``evaluate`` compares, in that order.
-STUDENT_METHODS = ("kshot_student", "kd_student", "retrikt_student")
+STUDENT_METHODS = ("kshot_student", "kd_student", "retrikt_student", "setfit_baseline")
 # The config sections that are knowledge sources, ``generator`` first.
 SOURCE_SECTIONS = ("generator", "second_source")
 

@@ -26,7 +26,7 @@ from retrikt_core.testing.runs import (
 
 runner = CliRunner(env={"COLUMNS": "1000"})  # no line wraps inside paths
 # Written for people, never read back by retrikt.
-FOR_PEOPLE = {".lock", "report.md", "accuracy.png", "stages.png"}
+FOR_PEOPLE = {".lock", "report.md", "accuracy.png", "frontier.png", "stages.png"}
 # Stages a bundle is made from: export checks their files.
 EXPORTED = ("prepare", "train", "index", "evaluate")
 

@@ -3,6 +3,7 @@ interruption, outputs."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -58,6 +59,9 @@ def test_full_run_writes_metrics_report_and_manifest(small_run):
     assert manifest["stages"]["extract"]["counts"]["label_consistency"] == sum(agree) / len(rows)
     report = (run_dir / "report.md").read_text()
     assert "student + retrieval (RetriKT)" in report and "## Stages" in report
+    if importlib.util.find_spec("matplotlib"):
+        assert "![frontier.png](frontier.png)" in report  # accuracy against parameters
+        assert (run_dir / "frontier.png").stat().st_size > 0
     assert started(log) == list(STAGE_NAMES)  # lifecycle hooks fired once per stage
 
 

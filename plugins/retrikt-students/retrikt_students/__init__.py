@@ -5,6 +5,7 @@ retrieved knowledge (RetriKT step 3)."""
 from retrikt_core.api import hookimpl
 from retrikt_students.bilstm import BiLSTMStudent
 from retrikt_students.encoder import EncoderStudent
+from retrikt_students.setfit_baseline import SetFitStudent
 from retrikt_students.tiny_transformer import TransformerStudent
 
 
@@ -13,3 +14,4 @@ def register_students(register):
     register(TransformerStudent)
     register(BiLSTMStudent)
     register(EncoderStudent)
+    register(SetFitStudent)

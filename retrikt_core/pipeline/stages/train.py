@@ -1,14 +1,19 @@
-"""``train``: fit the students (k-shot only, KD, and the retrieving student)."""
+"""``train``: fit the students (k-shot only, KD, the retrieving student, and
+the SetFit baseline)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from retrikt_core.config.sections import BASELINE_METHOD
 from retrikt_core.interfaces import Component
 from retrikt_core.pipeline.stage import STUDENT_METHODS, StageContext
 from retrikt_core.pipeline.stages.index import build_retriever
 from retrikt_core.progress import track
 from retrikt_core.records import Knowledge
+
+# The students that learn from the knowledge (the others see the k-shot split only).
+KNOWLEDGE_METHODS = ("kd_student", "retrikt_student")
 
 
 def teacher_states(teacher: Component, knowledge: list[Knowledge], batch: int = 64):
@@ -35,14 +40,15 @@ def stage_train(ctx: StageContext) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     wanted = [m for m in STUDENT_METHODS if m in ctx.config.evaluate.methods]
     states = None
-    uses_knowledge = any(m != "kshot_student" for m in wanted)
+    uses_knowledge = any(m in KNOWLEDGE_METHODS for m in wanted)
     if knowledge and uses_knowledge and ctx.build("student").wants_teacher_states():
         states = teacher_states(ctx.load("teacher", "teacher", "teacher"), knowledge)
         counts["teacher_states"] = list(states.shape)
     for method in wanted:
-        student = ctx.build("student")
+        # The baseline is its own student (SetFit), on the k-shot split alone.
+        student = ctx.build("baseline" if method == BASELINE_METHOD else "student")
         retriever = build_retriever(ctx) if method == "retrikt_student" else None
-        data = [] if method == "kshot_student" else knowledge
+        data = knowledge if method in KNOWLEDGE_METHODS else []
         extra = {"teacher_states": states} if states is not None and data else {}
         stats = student.fit(task, kshot, data, retriever, seed=ctx.seed, **extra)
         student.save_pretrained(ctx.out / method)

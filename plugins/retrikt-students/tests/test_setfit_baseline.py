@@ -1,0 +1,55 @@
+"""The setfit_baseline method: SetFit trained in the run on the same k-shot
+split as kshot_student, its metrics beside the others'; a run that asks for
+it without the setfit extra stops before any stage, saying what to install."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from retrikt_core.errors import ConfigError
+from retrikt_core.testing.runs import make_pipeline, write_config, write_sentiment_files
+
+METHODS = 'methods = ["teacher", "kshot_student", "kd_student", "setfit_baseline"]'
+SETFIT = f"""
+[evaluate]
+{METHODS}
+[baseline]
+plugin = "setfit"
+iterations = 2
+"""
+
+
+def baseline_config(tmp_path, extra=SETFIT):
+    """The small test run, its knowledge the unlabelled train split (no model)."""
+    data = write_sentiment_files(tmp_path / "data")
+    config = write_config(tmp_path / "run.toml", data, tmp_path / "run", extra)
+    text = config.read_text().replace('plugin = "template"', 'plugin = "corpus"')
+    config.write_text(text.replace("n_per_label = 40", "n_total = 40"))
+    return config
+
+
+def test_the_baseline_is_measured_beside_the_students(tmp_path, monkeypatch):
+    pytest.importorskip("setfit", reason="the setfit extra is not installed")
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    make_pipeline(baseline_config(tmp_path), tmp_path / "run").run()
+    assert list((tmp_path / "cwd").iterdir()) == [], "nothing written where the run started"
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    row = metrics["methods"]["setfit_baseline"]
+    assert 0.0 <= row["accuracy"] <= 1.0
+    assert row["params"] > 22_000_000, "all-MiniLM-L6-v2 and a logistic head"
+    assert set(metrics["methods"]) == {"teacher", "kshot_student", "kd_student", "setfit_baseline"}
+    train = json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"]["train"]
+    kshot = (tmp_path / "run" / "stages" / "prepare" / "kshot.jsonl").read_text().splitlines()
+    assert train["counts"]["setfit_baseline"]["examples"] == len(kshot), "the same k-shot split"
+
+
+def test_without_setfit_the_run_stops_before_any_stage(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "setfit", None)  # as if not installed
+    config = baseline_config(tmp_path, f"[evaluate]\n{METHODS}\n")
+    with pytest.raises(ConfigError, match=r"baseline: .*retrikt-students\[setfit\]"):
+        make_pipeline(config, tmp_path / "run").run()
+    assert not (tmp_path / "run" / "stages").exists()
