@@ -84,10 +84,19 @@ class TrainingOptions:
         minimum=0.0,
     )
 
+    train_on: float = option(
+        0.0,
+        "store entries to train on, sampled with the run's seed: a share (at most 1) or a "
+        "count (above 1); retrieval still searches the whole store; 0 = every entry",
+        minimum=0.0,
+    )
+
     device: str = option("auto", DEVICE_HELP)
 
     def __post_init__(self) -> None:
         check_device("device", self.device)
+        if self.train_on > 1 and self.train_on != int(self.train_on):
+            raise OptionError("train_on", f"a count must be whole, got {self.train_on}")
         if self.soft_weight + self.hard_weight <= 0:
             raise OptionError("soft_weight", "soft_weight + hard_weight must be > 0")
 
@@ -115,6 +124,14 @@ class StudentTrainingOptions(TrainingOptions):
         super().__post_init__()
         if self.embeddings == "minilm-static" and self.d_model > 384:
             raise OptionError("d_model", f"at most 384 with minilm-static, got {self.d_model}")
+
+
+def training_sample(entries: int, train_on: float, seed: int) -> list[int]:
+    """Indices (ascending) of the store entries a student trains on: a share
+    (``train_on`` at most 1) or a count of them, drawn with ``seed``."""
+    n = round(train_on * entries) if train_on <= 1 else int(train_on)
+    n = max(1, min(entries, n))
+    return sorted(random.Random(seed).sample(range(entries), n))
 
 
 def _neighbor_tensors(neighbors: Neighbors, num_labels: int):
@@ -241,6 +258,11 @@ class RetrievalStudent(Student):
         o = self.options
         torch.manual_seed(seed)
         rng = random.Random(seed)
+        if o.train_on and knowledge:
+            keep = training_sample(len(knowledge), o.train_on, seed)
+            knowledge = [knowledge[i] for i in keep]
+            if teacher_states is not None:
+                teacher_states = [teacher_states[i] for i in keep]
         inputs = list(examples) + [k.example for k in knowledge]
         self._prepare(inputs, task.num_labels)
         gold = torch.nn.functional.one_hot(
@@ -334,6 +356,7 @@ class RetrievalStudent(Student):
             "vocab": self.model.embed.num_embeddings,
             "first_loss": losses[0],
             "last_loss": losses[-1],
+            "trained_on_entries": len(knowledge),
         }
         if states is not None:
             # Mean cosine distance to the teacher's states: first and last epoch.

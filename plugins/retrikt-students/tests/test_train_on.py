@@ -1,0 +1,45 @@
+"""``train_on``: a student trains on a sample of the store's entries and
+still retrieves from all of them."""
+
+from __future__ import annotations
+
+import pytest
+from retrikt_students.bilstm import BiLSTMStudent, BiLSTMStudentOptions
+from retrikt_students.training import training_sample
+from test_student_onnx import TASK, make_data
+
+from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions
+from retrikt_core.builtin.retrievers import KnnRetriever
+from retrikt_core.errors import OptionError
+from retrikt_core.records import Example
+
+SMALL = dict(vocab_size=200, d_model=16, hidden=16, epochs=2, batch_size=16)
+
+
+@pytest.mark.parametrize(("train_on", "count"), [(0.25, 20), (10, 10), (1.0, 80), (500, 80)])
+def test_the_sample_is_a_share_or_a_count_of_the_entries(train_on, count):
+    keep = training_sample(80, train_on, seed=3)
+    assert len(keep) == count and keep == sorted(set(keep))
+    assert keep == training_sample(80, train_on, seed=3), "the seed decides the sample"
+
+
+def test_a_student_trained_on_a_sample_retrieves_from_the_whole_store():
+    kshot, knowledge = make_data()
+    store = MemoryStore(MemoryStoreOptions(dim=256))
+    store.add(knowledge)
+    retriever = KnnRetriever(KnnRetriever.Options(k=4))
+    retriever.bind([store])
+    student = BiLSTMStudent(BiLSTMStudentOptions(train_on=0.25, **SMALL))
+    stats = student.fit(TASK, kshot, knowledge, retriever, seed=0)
+    assert stats["trained_on_entries"] == 20
+    trained = {knowledge[i].id for i in training_sample(80, 0.25, seed=0)}
+    queries = [Example(k.text, id=f"q{i}") for i, k in enumerate(knowledge)]
+    found = {entry for row in retriever.retrieve(queries).ids for entry in row}
+    assert found - trained, "entries the student never trained on are retrieved"
+    assert len(student.predict_proba(queries, retriever.retrieve(queries))) == 80
+
+
+def test_a_fractional_count_is_refused_with_its_name():
+    with pytest.raises(OptionError, match="whole") as info:
+        BiLSTMStudentOptions(train_on=2.5)
+    assert info.value.field == "train_on"  # validation reports student.train_on
