@@ -40,6 +40,8 @@ from retrikt_core.storekit import sha256_file
 
 QUANTIZATIONS = ("int8",)
 RETRIEVING_METHOD = "retrikt_student"
+# The run's students a bundle can hold (the SetFit baseline is measured, not shipped).
+EXPORTABLE = (RETRIEVING_METHOD, "kd_student", "kshot_student")
 
 
 @dataclass
@@ -215,7 +217,8 @@ def _readable(root: Path) -> None:
             file.chmod(0o666 & ~umask)
 
 
-def _write_manifest(partial: Path, manifest: BundleManifest) -> None:
+def write_manifest(partial: Path, manifest: BundleManifest) -> None:
+    """``bundle.json`` listing every file under ``partial``, and its digest."""
     manifest.files = file_records(partial)
     atomic_write_json(partial / BUNDLE_MANIFEST, manifest.to_dict(), sort_keys=False)
     atomic_write_text(partial / BUNDLE_DIGEST, digest_line(partial / BUNDLE_MANIFEST))
@@ -236,6 +239,11 @@ def export_bundle(
     echo = echo or (lambda message: None)
     if options.quantize is not None and options.quantize not in QUANTIZATIONS:
         raise BundleError(f"--quantize {options.quantize!r}: supported: {', '.join(QUANTIZATIONS)}")
+    if options.method not in EXPORTABLE:
+        raise BundleError(
+            f"--method {options.method}: a bundle holds one of the run's students: "
+            f"{', '.join(EXPORTABLE)}"
+        )
     onnx = options.onnx or options.quantize is not None
     run = RunFiles(run_dir, options.method)
     run.check()
@@ -298,7 +306,7 @@ def export_bundle(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             retrikt_version=_version(),
         )
-        _write_manifest(partial, manifest)
+        write_manifest(partial, manifest)
         for store in manifest.stores:
             store["bytes"] = manifest.bytes_under(store["dir"])
         echo("checking each runtime on the run's eval split")
@@ -307,7 +315,7 @@ def export_bundle(
         command = options.command or default_command(run_dir, out_dir, options)
         card = CardInputs(manifest, metrics, config, run_manifest, command)
         atomic_write_text(partial / "README.md", model_card(card))
-        _write_manifest(partial, manifest)
+        write_manifest(partial, manifest)
         _readable(partial)
         commit_directory(partial, out_dir)
     except BaseException:

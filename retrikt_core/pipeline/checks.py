@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from retrikt_core.config.sections import BASELINE_METHOD
 from retrikt_core.errors import ConfigError
 from retrikt_core.pipeline.stage import SOURCE_SECTIONS
 from retrikt_core.pipeline.stages.extract import requests
@@ -29,7 +30,7 @@ def check_student(pipeline: Pipeline) -> None:
     name, options = config.components["student"]
     teacher = registry.get("teacher", config.plugin("teacher"))
     registry.get("student", name)(options).check_teacher(teacher)
-    if config.has("baseline"):
+    if config.has("baseline") and BASELINE_METHOD in config.evaluate.methods:
         name, options = config.components["baseline"]
         try:
             registry.get("student", name)(options).check()

@@ -57,7 +57,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("index", STORE_SECTIONS, ("extract",), stage_index, "build the knowledge store(s)"),
     Stage(
         "train",
-        ("student", "retriever"),
+        ("student", "retriever", "baseline"),
         ("index", "extract", "prepare", "teacher"),
         stage_train,
         "train the students",

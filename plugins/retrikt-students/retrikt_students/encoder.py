@@ -3,7 +3,7 @@ from its wheel by default; a hub name or a local folder for others), whole or
 cut to its first ``layers`` layers, fine-tuned with the same losses and
 retrieval mixing as every student here (:mod:`retrikt_students.training`).
 
-At 22.7M parameters (embeddings included) the whole MiniLM is 17% of
+At 22.6M parameters (embeddings included) the whole MiniLM is 17% of
 SmolLM2-135M but 0.3% of a 7B teacher: the ``compact`` point of the
 size-quality frontier, where the ~2M students are the ``extreme`` one.
 """
@@ -76,7 +76,9 @@ class EncoderStudent(RetrievalStudent):
         hf_logging.disable_progress_bar()  # a weight-loading bar per student is noise
         try:
             tokenizer = AutoTokenizer.from_pretrained(source).backend_tokenizer
-            encoder = AutoModel.from_pretrained(source)
+            # No pooler: the head reads the mean of the last hidden states, so a
+            # pooler would be counted but never run.
+            encoder = AutoModel.from_pretrained(source, add_pooling_layer=False)
         except OSError as exc:
             raise ConfigError(f"student.model: cannot load {o.model!r} ({exc})") from None
         finally:
@@ -107,7 +109,7 @@ class EncoderStudent(RetrievalStudent):
 
             config = dict(self._config or {})
             config_class = AutoConfig.for_model(config.pop("model_type"), **config)
-            encoder = AutoModel.from_config(config_class)
+            encoder = AutoModel.from_config(config_class, add_pooling_layer=False)
         self._pretrained = None
         return PretrainedEncoder(encoder, num_labels, self.options.dropout)
 

@@ -53,3 +53,27 @@ def test_without_setfit_the_run_stops_before_any_stage(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"baseline: .*retrikt-students\[setfit\]"):
         make_pipeline(config, tmp_path / "run").run()
     assert not (tmp_path / "run" / "stages").exists()
+
+
+def test_changed_baseline_options_train_it_again_and_it_is_not_exported(tmp_path):
+    pytest.importorskip("setfit", reason="the setfit extra is not installed")
+    from retrikt_core.bundle.export import ExportOptions, export_bundle
+    from retrikt_core.errors import BundleError
+
+    config, run_dir = baseline_config(tmp_path), tmp_path / "run"
+    make_pipeline(config, run_dir).run()
+    before = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    make_pipeline(config, run_dir, ["baseline.iterations=3"]).run()
+    after = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    assert after["train"]["key"] != before["train"]["key"], "[baseline] is part of train's key"
+    assert after["extract"] == before["extract"]
+    with pytest.raises(BundleError, match="--method setfit_baseline: .*kd_student"):
+        export_bundle(run_dir, tmp_path / "bundle", ExportOptions(method="setfit_baseline"))
+
+
+def test_a_baseline_section_without_the_method_needs_no_setfit(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "setfit", None)
+    config = baseline_config(tmp_path, '[baseline]\nplugin = "setfit"\n')
+    make_pipeline(config, tmp_path / "run").run()
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "setfit_baseline" not in metrics["methods"]
