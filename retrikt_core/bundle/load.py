@@ -86,6 +86,8 @@ class BundleManifest:
     source: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     retrikt_version: str = ""
+    # 1 as exported; each `retrikt store add` makes the next.
+    store_version: int = 1
     files: dict[str, FileRecord] = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

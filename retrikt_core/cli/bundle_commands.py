@@ -67,7 +67,8 @@ def predict(
         )
         for n in result.neighbors:
             pair = f" ||| {n['text_pair']}" if n["text_pair"] else ""
-            line = f"    {n['score']:.3f} [{n['teacher_label']}] {n['text']}{pair}"
+            new = f" (added in store version {n['added_in']})" if "added_in" in n else ""
+            line = f"    {n['score']:.3f} [{n['teacher_label']}] {n['text']}{pair}{new}"
             console.print(escape(line), highlight=False, style="dim")
 
 

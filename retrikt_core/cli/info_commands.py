@@ -53,7 +53,9 @@ def config_schema_command(
     )
 
 
-store_app = typer.Typer(help="Inspect a run's knowledge store(s).", no_args_is_help=True)
+store_app = typer.Typer(
+    help="Inspect a run's knowledge store(s); add knowledge to a bundle's.", no_args_is_help=True
+)
 app.add_typer(store_app, name="store")
 
 
@@ -119,3 +121,33 @@ def store_inspect_command(
                 pair = f" ||| {row['text_pair']}" if row["text_pair"] else ""
                 line = f"    {row['score']:.3f} [{row['teacher_label']}] {row['text']}{pair}"
                 console.print(escape(line), highlight=False)
+
+
+@store_app.command("add")
+def store_add_command(
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="a bundle with a store")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="labelled knowledge: a finished run (its stages/extract/knowledge.jsonl) "
+            "or a JSONL file of such rows",
+        ),
+    ],
+) -> None:
+    """Add labelled knowledge to a bundle's store(s) without retraining its
+    student: new entries are encoded as the store's others were, the bundle
+    gets a new store version and checksums, and predictions mark the new
+    entries."""
+    from retrikt_core.bundle.additions import add_to_bundle, read_labelled
+    from retrikt_core.bundle.load import read_manifest
+
+    with user_errors():
+        manifest = read_manifest(bundle)
+        entries = read_labelled(file, len(manifest.task["label_names"]))
+        done = add_to_bundle(bundle, entries)
+    skipped = f", {done.skipped} already in the store skipped" if done.skipped else ""
+    console.print(
+        f"{bundle}: {done.added} entries added{skipped}; store version {done.store_version}",
+        highlight=False,
+    )

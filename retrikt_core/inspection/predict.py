@@ -16,6 +16,8 @@ from retrikt_core.plugins import Plugins, get_plugins
 from retrikt_core.records import Example, Knowledge, Neighbors
 
 PAIR_SEPARATOR = " ||| "
+# Provenance key of entries added to a bundle's store after training.
+ADDED_IN = "added_in"
 
 
 @dataclass
@@ -97,6 +99,8 @@ def explain(
                         "source": entry.source,
                     }
                 )
+                if ADDED_IN in entry.provenance:  # added to a bundle after training
+                    explained[-1][ADDED_IN] = entry.provenance[ADDED_IN]
         out.append(
             Prediction(names[best], dict(zip(names, map(float, row), strict=True)), explained)
         )

@@ -1,0 +1,168 @@
+"""``retrikt store add``: labelled knowledge added to a bundle's store(s)
+after training, without retraining the student.
+
+The new entries are encoded by the bundle's own store (so with the keys the
+store's other entries have) and appended after the existing ones, which keep
+their bytes; each carries ``provenance["added_in"]``, the bundle's new store
+version, which predictions show. A bundle has no teacher, so what is added
+must already be labelled: a finished run's ``knowledge.jsonl`` (or the run
+folder itself) or any JSONL file of the same rows. The bundle is rewritten
+atomically, with new checksums.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from retrikt_core.errors import BundleError, InputError
+from retrikt_core.inspection.predict import ADDED_IN
+from retrikt_core.interfaces import KnowledgeStore
+from retrikt_core.pipeline.rundir import load_component
+from retrikt_core.plugins import Plugins, get_plugins
+from retrikt_core.records import Knowledge
+
+KNOWLEDGE_FILE = Path("stages") / "extract" / "knowledge.jsonl"
+
+
+@dataclass
+class Addition:
+    """What :func:`add_to_bundle` did: entries added (and skipped as already
+    in the store), and the bundle's store version after it."""
+
+    added: int
+    skipped: int
+    store_version: int
+
+
+def read_labelled(path: str | Path, num_labels: int) -> list[Knowledge]:
+    """Labelled knowledge from a JSONL file (or a finished run's
+    ``stages/extract/knowledge.jsonl`` when ``path`` is a run folder): each
+    row a ``text`` (and ``text_pair``) with ``teacher_probs``, a distribution
+    over ``num_labels`` labels. :class:`InputError` names the file and line."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / KNOWLEDGE_FILE).is_file():
+            raise InputError(f"{path}: not a finished run (no {KNOWLEDGE_FILE}) and not a file")
+        path = path / KNOWLEDGE_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    entries = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise InputError(f"{where}: not a JSON object") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise InputError(f"{where}: needs a text")
+        probs = row.get("teacher_probs")
+        if probs is None:
+            raise InputError(
+                f"{where}: no teacher_probs; a bundle has no teacher to label new text, so "
+                "add labelled knowledge (a finished run's stages/extract/knowledge.jsonl)"
+            )
+        if (
+            not isinstance(probs, list)
+            or len(probs) != num_labels
+            or not all(isinstance(p, int | float) and 0 <= p <= 1 for p in probs)
+            or not math.isclose(sum(probs), 1.0, abs_tol=1e-3)
+        ):
+            raise InputError(
+                f"{where}: teacher_probs must be a distribution over this bundle's "
+                f"{num_labels} labels, got {probs!r}"
+            )
+        entries.append(
+            Knowledge(
+                text=row["text"],
+                text_pair=row.get("text_pair"),
+                teacher_probs=tuple(float(p) for p in probs),
+                requested_label=row.get("requested_label"),
+                source=str(row.get("source", "added")),
+                provenance=dict(row.get("provenance") or {}),
+            )
+        )
+    if not entries:
+        raise InputError(f"{path}: holds no entries")
+    return entries
+
+
+def add_to_bundle(
+    bundle_dir: str | Path, entries: list[Knowledge], plugins: Plugins | None = None
+) -> Addition:
+    """Append ``entries`` to every store of the bundle in ``bundle_dir``
+    (skipping texts a store already holds) and rewrite its manifest and
+    checksums, atomically; the student is untouched. The bundle is checked
+    first: a damaged or mismatched one is refused, naming the file."""
+    from retrikt_core.bundle.export import write_manifest
+    from retrikt_core.bundle.load import file_records, read_manifest
+
+    bundle_dir = Path(bundle_dir)
+    manifest = read_manifest(bundle_dir)  # every listed file, size and sha256
+    if manifest.retrieval is None or not manifest.stores:
+        raise BundleError(
+            f"{bundle_dir}: a bundle of {manifest.method} has no store to add to "
+            "(export the retrikt_student)"
+        )
+    plugins = plugins or get_plugins()
+    version = manifest.store_version + 1
+    partial = bundle_dir.with_name(bundle_dir.name + ".adding")
+    if partial.exists():
+        shutil.rmtree(partial)
+    shutil.copytree(bundle_dir, partial)
+    added = skipped = 0
+    for record in manifest.stores:
+        folder = partial / record["dir"]
+        store = load_component(folder, "store", plugins)
+        assert isinstance(store, KnowledgeStore)
+        held = {(e.text, e.text_pair) for e in store.entries()}
+        new = []
+        for entry in entries:
+            if (entry.text, entry.text_pair) in held:
+                continue
+            held.add((entry.text, entry.text_pair))
+            provenance = {**entry.provenance, ADDED_IN: version}
+            new.append(replace(entry, id=f"add{version}-{len(new):07d}", provenance=provenance))
+        store.add(new)
+        shutil.rmtree(folder)
+        store.save_pretrained(folder)
+        record["entries"] = len(store)
+        added, skipped = len(new), len(entries) - len(new)
+    manifest.store_version = version
+    manifest.files = file_records(partial)
+    for record in manifest.stores:
+        record["bytes"] = manifest.bytes_under(record["dir"])
+    _note_in_card(partial / "README.md", version, added, manifest.stores)
+    write_manifest(partial, manifest)
+    # Swap in the new bundle: the old one is kept aside until the new is in place.
+    old = bundle_dir.with_name(bundle_dir.name + ".replaced")
+    if old.exists():
+        shutil.rmtree(old)
+    bundle_dir.rename(old)
+    partial.rename(bundle_dir)
+    shutil.rmtree(old)
+    return Addition(added=added, skipped=skipped, store_version=version)
+
+
+CARD_SECTION = "## Knowledge added after training"
+
+
+def _note_in_card(card: Path, version: int, added: int, stores: list[dict]) -> None:
+    """One line per addition in the model card, under its own heading (the
+    card's figures above it describe the bundle as exported)."""
+    if not card.is_file():
+        return
+    text = card.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    if CARD_SECTION not in text:
+        text += f"\n{CARD_SECTION}\n\n"
+    sizes = ", ".join(f"`{s['name']}` {s['entries']:,} entries" for s in stores)
+    text += f"- store version {version}: {added:,} entries added by `retrikt store add` "
+    text += f"({sizes})\n"
+    card.write_text(text, encoding="utf-8")

@@ -1,0 +1,150 @@
+"""`retrikt store add`: labelled knowledge added to a bundle's store after
+training keeps the earlier entries byte for byte, changes predictions only
+through the new entries, marks them in predictions, and is refused for a
+damaged bundle or knowledge the bundle cannot take."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from retrikt_core.bundle import BundleError, ExportOptions, export_bundle, load_bundle
+from retrikt_core.bundle.additions import add_to_bundle, read_labelled
+from retrikt_core.bundle.load import read_manifest
+from retrikt_core.cli import app
+from retrikt_core.errors import InputError
+from retrikt_core.records import Example
+from retrikt_core.testing.runs import make_pipeline
+
+runner = CliRunner()
+NEW = [
+    {"text": "a zebra quantum harmonica was wonderful", "teacher_probs": [0.1, 0.9]},
+    {"text": "a zebra quantum harmonica was dreadful", "teacher_probs": [0.8, 0.2]},
+    {"text": "the glacier soup tasted of triumph", "teacher_probs": [0.3, 0.7]},
+]
+
+
+@pytest.fixture
+def bundle(small_run, tmp_path):
+    config, run_dir, _ = small_run
+    make_pipeline(config, run_dir).run()
+    export_bundle(run_dir, tmp_path / "bundle")
+    return tmp_path / "bundle"
+
+
+def write_rows(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def eval_examples(small_run):
+    _, run_dir, _ = small_run
+    lines = (run_dir / "stages/prepare/eval.jsonl").read_text().splitlines()
+    return [Example.from_dict(json.loads(line)) for line in lines if line]
+
+
+def test_earlier_entries_keep_their_bytes_and_the_bundle_its_checks(bundle, tmp_path):
+    store = bundle / "stores" / "store"
+    entries_before = (store / "entries.jsonl").read_bytes()
+    keys_before = np.load(store / "vectors.npy")
+    done = add_to_bundle(bundle, read_labelled(write_rows(tmp_path / "new.jsonl", NEW), 2))
+    assert (done.added, done.skipped, done.store_version) == (3, 0, 2)
+    manifest = read_manifest(bundle)  # every file matches the new checksums
+    assert manifest.store_version == 2 and manifest.stores[0]["entries"] == len(keys_before) + 3
+    assert (store / "entries.jsonl").read_bytes().startswith(entries_before)
+    keys_after = np.load(store / "vectors.npy")
+    assert np.array_equal(keys_after[: len(keys_before)], keys_before)
+    added = [json.loads(line) for line in (store / "entries.jsonl").read_text().splitlines()][-3:]
+    assert [row["provenance"]["added_in"] for row in added] == [2, 2, 2]
+    assert not list(tmp_path.glob("bundle.*")), "no partial or replaced copy is left"
+    card = (bundle / "README.md").read_text()
+    assert "store version 2: 3 entries added by `retrikt store add`" in card
+
+
+def test_predictions_change_only_through_the_new_entries(bundle, small_run, tmp_path):
+    examples = eval_examples(small_run)
+    before = load_bundle(bundle).predict_proba(examples)
+    add_to_bundle(bundle, read_labelled(write_rows(tmp_path / "new.jsonl", NEW), 2))
+    after_bundle = load_bundle(bundle)
+    after = after_bundle.predict_proba(examples)
+    neighbors = after_bundle.retriever.retrieve(examples)
+    untouched = [
+        i for i, ids in enumerate(neighbors.ids) if not any(x.startswith("add2-") for x in ids)
+    ]
+    assert untouched, "most eval examples have no new neighbour"
+    for i in untouched:
+        assert after[i] == before[i]
+    query = [Example(NEW[0]["text"])]
+    shown = after_bundle.predict(query, top=1)[0].neighbors[0]
+    assert shown["text"] == NEW[0]["text"] and shown["added_in"] == 2
+
+
+def test_the_cli_adds_a_finished_runs_knowledge_and_predict_marks_new_entries(
+    bundle, small_run, tmp_path
+):
+    config, run_dir, _ = small_run
+    other = tmp_path / "other"
+    make_pipeline(config, other, ["run.seed=1"]).run()
+    rows = (other / "stages/extract/knowledge.jsonl").read_text().splitlines()
+    entries_before = read_manifest(bundle).stores[0]["entries"]
+    result = runner.invoke(app, ["store", "add", str(bundle), str(other)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    match = re.search(r"(\d+) entries added(?:, (\d+) already in the store skipped)?", said)
+    added, skipped = int(match[1]), int(match[2] or 0)
+    assert added > 0 and added + skipped == len(rows), "every row added or already there"
+    assert read_manifest(bundle).stores[0]["entries"] == entries_before + added
+    assert "store version 2" in said
+    new_text = next(
+        json.loads(line)["text"]
+        for line in (bundle / "stores/store/entries.jsonl").read_text().splitlines()
+        if json.loads(line)["provenance"].get("added_in") == 2
+    )
+    predicted = runner.invoke(app, ["predict", str(bundle), new_text, "--top", "1"])
+    assert predicted.exit_code == 0, predicted.output
+    assert "added in store version 2" in " ".join(predicted.output.split())
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"text": "no labels here"}], "new.jsonl:1: no teacher_probs; a bundle has no teacher"),
+        ([{"text": "three labels", "teacher_probs": [0.2, 0.3, 0.5]}], "new.jsonl:1: teacher"),
+        ([NEW[0], {"teacher_probs": [0.5, 0.5]}], "new.jsonl:2: needs a text"),
+    ],
+)
+def test_knowledge_the_bundle_cannot_take_is_refused_naming_the_line(
+    bundle, tmp_path, rows, message
+):
+    before = (bundle / "bundle.json").read_bytes()
+    result = runner.invoke(
+        app, ["store", "add", str(bundle), str(write_rows(tmp_path / "new.jsonl", rows))]
+    )
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert (bundle / "bundle.json").read_bytes() == before
+
+
+def test_a_damaged_store_or_a_bundle_without_one_is_refused(bundle, small_run, tmp_path):
+    vectors = bundle / "stores" / "store" / "vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0x01
+    vectors.write_bytes(bytes(data))
+    new = read_labelled(write_rows(tmp_path / "new.jsonl", NEW), 2)
+    with pytest.raises(BundleError, match="vectors.npy"):
+        add_to_bundle(bundle, new)
+    _, run_dir, _ = small_run
+    export_bundle(run_dir, tmp_path / "kd", ExportOptions(method="kd_student"))
+    with pytest.raises(BundleError, match="kd_student has no store"):
+        add_to_bundle(tmp_path / "kd", new)
+
+
+def test_an_unlabelled_file_or_folder_is_refused(tmp_path):
+    with pytest.raises(InputError, match="not a finished run"):
+        read_labelled(tmp_path, 2)
+    with pytest.raises(InputError, match="holds no entries"):
+        read_labelled(write_rows(tmp_path / "empty.jsonl", []), 2)
