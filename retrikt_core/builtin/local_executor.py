@@ -11,7 +11,9 @@ from retrikt_core.api import Executor, ShardWork, option
 
 @dataclass
 class LocalOptions:
-    batch_size: int = option(2048, "rows per shard (each is saved as it finishes)", minimum=1)
+    batch_size: int = option(
+        2048, "texts per shard to label or encode (each is saved as it finishes)", minimum=1
+    )
 
 
 class LocalExecutor(Executor):

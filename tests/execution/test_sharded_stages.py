@@ -1,7 +1,8 @@
 """The sharded parts of ``extract`` and ``index``: an LLM-like generator's
-requests drawn in seeded chunks and a dense store's keys encoded in shards
-give what the run would give in one piece, whatever the shard size, and a
-stage cut short draws or encodes only the shards that had not finished."""
+requests drawn in seeded chunks, one chunk a shard, and a neural store
+encoder's keys computed in shards of whole encoder batches, the same keys as
+one ``store.add`` whatever the shard size; a stage cut short draws or
+encodes only the shards that had not finished."""
 
 from __future__ import annotations
 
@@ -28,39 +29,62 @@ def test_a_request_is_cut_into_chunks_with_seeds_of_their_own():
     assert len(set(seeds)) == len(seeds), "no two chunks of a run share a seed"
 
 
+# MiniLM keys (a costly encoder, so the run's executor computes them) over a
+# flat index, whose file holds the keys as they are.
+MINILM = ["store.plugin=faiss", "store.encoder=minilm"]
+
+
 def outputs(run_dir):
     stages = run_dir / "stages"
     return (
         (stages / "extract" / "knowledge.jsonl").read_bytes(),
-        np.load(stages / "index" / "store" / "vectors.npy"),
+        (stages / "index" / "store" / "index.faiss").read_bytes(),
     )
 
 
 def run(small_run, name, overrides):
     config, run_dir, _ = small_run
     run_dir = run_dir.parent / name
-    make_pipeline(config, run_dir, [*CHUNKED, *overrides]).run()
+    make_pipeline(config, run_dir, [*CHUNKED, *MINILM, *overrides]).run()
     return run_dir
 
 
-def test_chunks_and_keys_do_not_depend_on_the_shard_size(small_run):
-    one = outputs(run(small_run, "one", ["executor.batch_size=7"]))  # a chunk a shard
-    whole = outputs(run(small_run, "whole", []))
-    assert one[0] == whole[0]
-    assert np.array_equal(one[1], whole[1])
-    assert len(one[0].splitlines()) > 40, "both labels' chunks are there"
+def test_a_request_larger_than_a_chunk_is_drawn_in_seeded_chunks(small_run):
+    knowledge, _ = outputs(run(small_run, "run", []))
+    rows = [json.loads(line) for line in knowledge.decode().splitlines()]
+    seeds = {row["provenance"]["seed"] for row in rows if row["requested_label"] == 1}
+    # 40 samples in chunks of 7: six chunks, the first on the request's seed.
+    first = min(seeds)
+    assert seeds == {r["seed"] for r in chunk_rows("generator", 1, 40, seed=first, chunk=7)}
 
 
-def test_keys_encoded_in_shards_are_the_stores_own(small_run):
-    from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions
+def test_keys_are_those_of_one_store_add_whatever_the_shard_size(small_run):
+    from retrikt_faiss.store import FaissStore
+
     from retrikt_core.records import Knowledge
 
-    run_dir = run(small_run, "run", ["executor.batch_size=5"])
-    knowledge, vectors = outputs(run_dir)
-    entries = [Knowledge.from_dict(json.loads(line)) for line in knowledge.decode().splitlines()]
-    store = MemoryStore(MemoryStoreOptions(dim=512))
+    small = outputs(run(small_run, "small", ["executor.batch_size=5"]))  # shards of 64
+    whole = outputs(run(small_run, "whole", []))
+    assert small == whole
+    entries = [Knowledge.from_dict(json.loads(line)) for line in whole[0].decode().splitlines()]
+    assert len(entries) > 64, "more than one shard of keys"
+    store = FaissStore(FaissStore.Options(encoder="minilm"))
     store.add(entries)
-    assert np.array_equal(store._vectors, vectors)
+    store.save_pretrained(small_run[1].parent / "direct")
+    assert (small_run[1].parent / "direct" / "index.faiss").read_bytes() == whole[1]
+
+
+def test_cheap_keys_are_computed_in_place(small_run):
+    config, run_dir, _ = small_run
+    real = runner.Pipeline.executor
+    asked: dict[str, list[int]] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            runner.Pipeline, "executor", lambda self: StopAfterFirstShard(real(self), "", asked)
+        )
+        make_pipeline(config, run_dir, CHUNKED).run()  # the memory store: hashed n-grams
+    assert "KeyWork" not in asked and asked["GenerateWork"]
+    assert np.load(run_dir / "stages" / "index" / "store" / "vectors.npy").shape[1] == 512
 
 
 class StopAfterFirstShard:

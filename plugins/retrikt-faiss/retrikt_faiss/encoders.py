@@ -52,7 +52,14 @@ def load_minilm(device: str = "cpu") -> tuple[Any, Any]:
     return _minilm[key]
 
 
-def minilm_encode(examples: list[Example], batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+# Examples per MiniLM forward pass: a batch is padded to its longest member,
+# so a key's last bits depend on which rows share its batch.
+MINILM_BATCH = 64
+
+
+def minilm_encode(
+    examples: list[Example], batch_size: int = MINILM_BATCH, device: str = "cpu"
+) -> np.ndarray:
     """``[n, 384]`` mean-pooled, L2-normalised MiniLM embeddings. A pair is
     the model's two-segment input; singles and pairs are batched apart, as a
     tokenizer call takes either."""

@@ -33,7 +33,7 @@ from retrikt_core.api import (
     write_entries,
     write_manifest,
 )
-from retrikt_faiss.encoders import encode, encoder_dim, encoder_id
+from retrikt_faiss.encoders import MINILM_BATCH, encode, encoder_dim, encoder_id
 from retrikt_faiss.indexes import (
     TRAINED_TYPES,
     IndexPlan,
@@ -126,6 +126,14 @@ class FaissStore(KnowledgeStore):
     def plan(self) -> IndexPlan | None:
         """The index as built (type, parameters, adjustments), once there is one."""
         return self._plan
+
+    @property
+    def costly_keys(self) -> bool:
+        return self.options.encoder == "minilm"
+
+    @property
+    def key_batch(self) -> int:
+        return MINILM_BATCH if self.options.encoder == "minilm" else 1
 
     def encode(self, examples: list[Example]) -> np.ndarray:
         o = self.options

@@ -24,7 +24,9 @@ class RayOptions:
         "", 'Ray cluster to join ("ray://host:10001", "auto"); empty = a local Ray'
     )
     actors: int = option(2, "actors in the pool, each holding its own copy of the model", minimum=1)
-    batch_size: int = option(1024, "rows per shard (each is saved as it finishes)", minimum=1)
+    batch_size: int = option(
+        1024, "texts per shard to label or encode (each is saved as it finishes)", minimum=1
+    )
     cpus_per_actor: float = option(1.0, "CPUs Ray reserves for each actor", minimum=0.0)
     gpus_per_actor: float = option(
         0.0, "GPUs Ray reserves for each actor (1 = one GPU each)", minimum=0.0

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import ray
 from retrikt_ray.executor import RayExecutor, RayOptions
@@ -89,11 +88,18 @@ epochs = 1
 max_new_tokens = 8
 gen_batch_size = 4
 """
-# Three seeded chunks per label, two to a shard; store keys in shards of 8.
-GENERATION = ["extract.n_per_label=12", "extract.generation_chunk=4", "extract.min_words=1"]
+# Three seeded chunks per label; MiniLM store keys (computed on the executor)
+# in shards of one 64-row encoder batch.
+GENERATION = [
+    "extract.n_per_label=40",
+    "extract.generation_chunk=16",
+    "extract.min_words=1",
+    "store.plugin=faiss",
+    "store.encoder=minilm",
+]
 
 
-def generated_after(tmp_path: Path, name: str, overrides: list[str]) -> tuple[bytes, np.ndarray]:
+def generated_after(tmp_path: Path, name: str, overrides: list[str]) -> tuple[bytes, bytes]:
     data = write_sentiment_files(tmp_path / "data")
     config = write_config(tmp_path / f"{name}.toml", data, tmp_path / name)
     text = config.read_text().replace('[generator]\nplugin = "template"\n', TINY_LLM_GENERATOR)
@@ -103,19 +109,19 @@ def generated_after(tmp_path: Path, name: str, overrides: list[str]) -> tuple[by
     stages = run_dir / "stages"
     return (
         (stages / "extract" / "knowledge.jsonl").read_bytes(),
-        np.load(stages / "index" / "store" / "vectors.npy"),
+        (stages / "index" / "store" / "index.faiss").read_bytes(),
     )
 
 
 def test_generation_and_store_keys_on_ray_match_the_local_executor(tmp_path):
     local, local_keys = generated_after(tmp_path, "local", [])
-    assert len(local.splitlines()) > 12, "samples of both labels were kept"
+    assert len(local.splitlines()) > 64, "samples of both labels, keys in two shards"
     for actors in (1, 2):
         knowledge, keys = generated_after(
             tmp_path, f"ray{actors}", ["executor.plugin=ray", f"executor.actors={actors}"]
         )
         assert knowledge == local
-        assert np.array_equal(keys, local_keys)
+        assert keys == local_keys
 
 
 class StopAfterFirstShard:
@@ -154,8 +160,7 @@ def test_a_ray_extract_cut_short_resumes_from_its_finished_shards(tmp_path, monk
     # The rerun labels only the shards that had not finished...
     config = tmp_path / "cut.toml"
     make_pipeline(config, tmp_path / "cut", RAY).run()
-    assert calls[0] == 3, "4 shards of 16 rows, 1 kept"
-    assert calls[1:] == [4], "then the index stage's keys, in 4 shards"
+    assert calls == [3], "4 shards of 16 rows, 1 kept; hashed keys are computed in place"
     # ...and the knowledge is what an uninterrupted run writes.
     assert (tmp_path / "cut" / "stages" / "extract" / "knowledge.jsonl").read_bytes() == expected
 

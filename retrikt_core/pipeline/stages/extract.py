@@ -109,16 +109,17 @@ def gather(
             parts.append(sources[section].generate(label, n, seed=ctx.seed + offset))
     drawn: list[Any] = []
     if rows:
-        dirs = {s: ctx.stage_dir(_SAVED_BY[s]) / s for s in sources}
+        chunked = {row["section"] for row in rows}
+        dirs = {s: ctx.stage_dir(_SAVED_BY[s]) / s for s in chunked}
         saved = {s: [output_digest(d), ctx.pipeline.component_version(s)] for s, d in dirs.items()}
-        executor = ctx.pipeline.executor()
-        # A shard holds about as many samples as the executor's batch of rows.
-        shard_rows = max(1, executor.shard_rows // o.generation_chunk)
+        # One chunk a shard, whatever the executor: a run resumed on another
+        # executor keeps every chunk already drawn.
         folder = ShardFolder(
-            ctx.rundir.shards("extract") / "generation", stable_hash([rows, shard_rows, saved])
+            ctx.rundir.shards("extract") / "generation", stable_hash([rows, saved])
         )
-        work = GenerateWork({s: str(d) for s, d in dirs.items()}, sources)
-        drawn = run_sharded(executor, work, rows, shard_rows, folder, "extract: generation")
+        work = GenerateWork({s: str(d) for s, d in dirs.items()}, {s: sources[s] for s in chunked})
+        executor = ctx.pipeline.executor()
+        drawn = run_sharded(executor, work, rows, 1, folder, "extract: generation")
     raw: list[Knowledge] = []
     for part in parts:
         raw += entries_of([drawn[i] for i in part]) if isinstance(part, range) else part

@@ -21,7 +21,7 @@ def stage_index(ctx: StageContext) -> dict[str, Any]:
         if not ctx.config.has(section):
             continue
         store = ctx.build(section)
-        if store.dense_keys and knowledge:
+        if store.dense_keys and store.costly_keys and knowledge:
             store.add_encoded(knowledge, encode_keys(ctx, section, store, knowledge))
         else:
             store.add(knowledge)
@@ -38,21 +38,23 @@ def encode_keys(
 ) -> Any:
     """The store's keys for every entry, encoded in shards on the run's
     executor (workers build the same store and run its encoder); finished
-    shards are kept, so a stage cut short encodes only the rest."""
+    shards are kept, so a stage cut short encodes only the rest. Shards hold
+    whole encoder batches, so the keys are those of one ``store.add``."""
     rows = [{"text": e.text, "text_pair": e.text_pair} for e in knowledge]
     executor = ctx.pipeline.executor()
+    shard_rows = -(-executor.shard_rows // store.key_batch) * store.key_batch
     plugin, options = ctx.config.components[section]
     key = stable_hash(
         [
             rows,
-            executor.shard_rows,
+            shard_rows,
             ctx.config.section_dict(section),
             ctx.pipeline.component_version(section),
         ]
     )
     folder = ShardFolder(ctx.rundir.shards("index") / section, key)
     work = KeyWork(plugin, options, store)
-    text = run_sharded(executor, work, rows, executor.shard_rows, folder, f"index: {section} keys")
+    text = run_sharded(executor, work, rows, shard_rows, folder, f"index: {section} keys")
     return keys_from_text(text)
 
 
