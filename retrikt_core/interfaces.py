@@ -286,6 +286,18 @@ class KnowledgeStore(Component):
     def add(self, entries: list[Knowledge]) -> None:
         """Add entries (their ids must be unique within the store)."""
 
+    @property
+    def costly_keys(self) -> bool:
+        """Whether encoding keys is worth handing to the run's executor (a
+        neural encoder); cheap keys (hashed n-grams) are computed in place."""
+        return False
+
+    @property
+    def key_batch(self) -> int:
+        """Rows the encoder computes together (padding is per batch): shards
+        of keys hold whole batches, so a key does not depend on the shard size."""
+        return 1
+
     def encode(self, examples: list[Example]) -> Any:
         """The dense keys (float32, one row per example) of a ``dense_keys`` store."""
         raise NotImplementedError(f"the {self.name} store has no dense keys")
@@ -355,9 +367,14 @@ class Student(Component):
         """Whether :meth:`fit` should get the teacher's hidden states of the knowledge."""
         return False
 
+    #: Whether it learns from the knowledge (kd and retrikt methods); one that
+    #: learns from the k-shot examples alone (SetFit) is a run's [baseline].
+    learns_from_knowledge: ClassVar[bool] = True
+
     def check(self) -> None:
-        """Cheap checks before any stage (an optional package it needs is
-        installed); raise ConfigError saying what to install. Optional."""
+        """Cheap checks before any stage (an optional package or model wheel
+        it needs is installed); raise ConfigError naming the option and what
+        to install. Optional."""
 
     def check_teacher(self, teacher: type[Teacher]) -> None:
         """Raise :class:`~retrikt_core.errors.ConfigError` if this student cannot

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from retrikt_core.config.sections import BASELINE_METHOD
 from retrikt_core.errors import ConfigError
+from retrikt_core.interfaces import Student
 from retrikt_core.pipeline.stage import SOURCE_SECTIONS
 from retrikt_core.pipeline.stages.extract import requests
 
@@ -29,13 +30,31 @@ def check_student(pipeline: Pipeline) -> None:
     config, registry = pipeline.config, pipeline.plugins.registry
     name, options = config.components["student"]
     teacher = registry.get("teacher", config.plugin("teacher"))
-    registry.get("student", name)(options).check_teacher(teacher)
+    student = registry.get("student", name)(options)
+    student.check_teacher(teacher)
+    if not student.learns_from_knowledge:
+        raise ConfigError(
+            f"student.plugin: {name!r} learns from the k-shot examples only; name it in "
+            f"[baseline] and list {BASELINE_METHOD} in evaluate.methods"
+        )
+    checked(student, "student")
     if config.has("baseline") and BASELINE_METHOD in config.evaluate.methods:
         name, options = config.components["baseline"]
-        try:
-            registry.get("student", name)(options).check()
-        except ConfigError as exc:
-            raise ConfigError(f"baseline: {exc}") from None
+        checked(registry.get("student", name)(options), "baseline")
+
+
+def checked(student: Student, section: str) -> None:
+    """A student's own checks, its errors named by the section it is in
+    (students name their options ``student.*``)."""
+    try:
+        student.check()
+    except ConfigError as exc:
+        message = str(exc)
+        if message.startswith("student.") or message.startswith("student:"):
+            message = section + message[len("student") :]
+        elif section != "student":
+            message = f"{section}: {message}"
+        raise ConfigError(message) from None
 
 
 def check_sources(pipeline: Pipeline) -> None:

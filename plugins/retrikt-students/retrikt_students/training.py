@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from retrikt_core.api import (
     DEVICE_HELP,
     ConfigError,
@@ -260,9 +262,9 @@ class RetrievalStudent(Student):
         rng = random.Random(seed)
         if o.train_on and knowledge:
             keep = training_sample(len(knowledge), o.train_on, seed)
+            if teacher_states is not None and len(teacher_states) == len(knowledge):
+                teacher_states = np.asarray(teacher_states, dtype=np.float32)[keep]
             knowledge = [knowledge[i] for i in keep]
-            if teacher_states is not None:
-                teacher_states = [teacher_states[i] for i in keep]
         inputs = list(examples) + [k.example for k in knowledge]
         self._prepare(inputs, task.num_labels)
         gold = torch.nn.functional.one_hot(

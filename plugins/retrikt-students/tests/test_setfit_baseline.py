@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from retrikt_core.errors import ConfigError
@@ -77,3 +78,34 @@ def test_a_baseline_section_without_the_method_needs_no_setfit(tmp_path, monkeyp
     make_pipeline(config, tmp_path / "run").run()
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert "setfit_baseline" not in metrics["methods"]
+
+
+def test_a_label_missing_from_the_kshot_split_keeps_its_own_column():
+    pytest.importorskip("setfit", reason="the setfit extra is not installed")
+    from retrikt_students.setfit_baseline import SetFitOptions, SetFitStudent
+
+    from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
+    from retrikt_core.records import Example
+
+    task = FilesTask(FilesTaskOptions(label_names=["bad", "meh", "good"]))
+    words = {0: ["awful", "dull", "boring", "bad"], 2: ["great", "lovely", "moving", "good"]}
+    kshot = [
+        Example(f"the film was {word}", label=label, id=f"k{label}{i}")
+        for label in (0, 2)
+        for i, word in enumerate(words[label])
+    ]
+    student = SetFitStudent(SetFitOptions(iterations=2))
+    student.fit(task, kshot, [], None, seed=0)
+    probs = np.array(student.predict_proba(kshot))
+    assert probs.shape == (8, 3)
+    assert np.allclose(probs[:, 1], 0.0), "no k-shot example of label 1: its column is 0"
+    assert np.allclose(probs.sum(1), 1.0)
+    assert (probs.argmax(1) == [e.label for e in kshot]).mean() >= 0.75
+
+
+def test_setfit_is_refused_as_the_runs_student(tmp_path):
+    config = baseline_config(tmp_path, "")
+    text = config.read_text().replace('plugin = "bow-knn"', 'plugin = "setfit"')
+    config.write_text(text.replace("dim = 512\nepochs = 40\n", ""))
+    with pytest.raises(ConfigError, match="student.plugin: 'setfit' learns from the k-shot"):
+        make_pipeline(config, tmp_path / "run").run()
