@@ -6,8 +6,8 @@ store's other entries have) and appended after the existing ones, which keep
 their bytes; each carries ``provenance["added_in"]``, the bundle's new store
 version, which predictions show. A bundle has no teacher, so what is added
 must already be labelled: a finished run's ``knowledge.jsonl`` (or the run
-folder itself) or any JSONL file of the same rows. The bundle is rewritten
-atomically, with new checksums.
+folder itself) or any JSONL file of the same rows. The bundle is written to
+a copy that replaces it once complete, with new checksums.
 """
 
 from __future__ import annotations
@@ -30,19 +30,21 @@ KNOWLEDGE_FILE = Path("stages") / "extract" / "knowledge.jsonl"
 
 @dataclass
 class Addition:
-    """What :func:`add_to_bundle` did: entries added (and skipped as already
-    in the store), and the bundle's store version after it."""
+    """What :func:`add_to_bundle` did: entries added, entries skipped (their
+    text already in the store, or repeated in what was given), and the
+    bundle's store version after it."""
 
     added: int
     skipped: int
     store_version: int
 
 
-def read_labelled(path: str | Path, num_labels: int) -> list[Knowledge]:
+def read_labelled(path: str | Path, num_labels: int, is_pair: bool = False) -> list[Knowledge]:
     """Labelled knowledge from a JSONL file (or a finished run's
     ``stages/extract/knowledge.jsonl`` when ``path`` is a run folder): each
-    row a ``text`` (and ``text_pair``) with ``teacher_probs``, a distribution
-    over ``num_labels`` labels. :class:`InputError` names the file and line."""
+    row a ``text`` (with a ``text_pair`` exactly when ``is_pair``) and
+    ``teacher_probs``, a distribution over ``num_labels`` labels.
+    :class:`InputError` names the file and line."""
     path = Path(path)
     if path.is_dir():
         if not (path / KNOWLEDGE_FILE).is_file():
@@ -63,6 +65,15 @@ def read_labelled(path: str | Path, num_labels: int) -> list[Knowledge]:
             raise InputError(f"{where}: not a JSON object") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise InputError(f"{where}: needs a text")
+        pair = row.get("text_pair")
+        if pair is not None and not isinstance(pair, str):
+            raise InputError(f"{where}: text_pair must be a string, got {pair!r}")
+        if (pair is not None) != is_pair:
+            wanted = "pairs (text and text_pair)" if is_pair else "single texts (no text_pair)"
+            raise InputError(f"{where}: this bundle's task takes {wanted}")
+        provenance = row.get("provenance") or {}
+        if not isinstance(provenance, dict):
+            raise InputError(f"{where}: provenance must be an object, got {provenance!r}")
         probs = row.get("teacher_probs")
         if probs is None:
             raise InputError(
@@ -82,11 +93,10 @@ def read_labelled(path: str | Path, num_labels: int) -> list[Knowledge]:
         entries.append(
             Knowledge(
                 text=row["text"],
-                text_pair=row.get("text_pair"),
+                text_pair=pair,
                 teacher_probs=tuple(float(p) for p in probs),
-                requested_label=row.get("requested_label"),
                 source=str(row.get("source", "added")),
-                provenance=dict(row.get("provenance") or {}),
+                provenance=dict(provenance),
             )
         )
     if not entries:
@@ -97,14 +107,17 @@ def read_labelled(path: str | Path, num_labels: int) -> list[Knowledge]:
 def add_to_bundle(
     bundle_dir: str | Path, entries: list[Knowledge], plugins: Plugins | None = None
 ) -> Addition:
-    """Append ``entries`` to every store of the bundle in ``bundle_dir``
-    (skipping texts a store already holds) and rewrite its manifest and
-    checksums, atomically; the student is untouched. The bundle is checked
-    first: a damaged or mismatched one is refused, naming the file."""
+    """Append ``entries`` (less those whose text the bundle's store already
+    holds, or that repeat one another) to every store of the bundle in
+    ``bundle_dir`` and rewrite its manifest, checksums and model card; the
+    student is untouched. The bundle is checked first (a damaged one is
+    refused, naming the file) and written to a copy that replaces it only
+    once complete; an addition with nothing new changes nothing."""
+    from retrikt_core.atomic import commit_directory
     from retrikt_core.bundle.export import write_manifest
     from retrikt_core.bundle.load import file_records, read_manifest
 
-    bundle_dir = Path(bundle_dir)
+    bundle_dir = Path(bundle_dir).resolve()
     manifest = read_manifest(bundle_dir)  # every listed file, size and sha256
     if manifest.retrieval is None or not manifest.stores:
         raise BundleError(
@@ -113,42 +126,44 @@ def add_to_bundle(
         )
     plugins = plugins or get_plugins()
     version = manifest.store_version + 1
+    stores = []
+    for record in manifest.stores:
+        store = load_component(bundle_dir / record["dir"], "store", plugins)
+        assert isinstance(store, KnowledgeStore)
+        stores.append(store)
+    # The bundle's stores hold the same entries: what is new is new to all.
+    held = {(e.text, e.text_pair) for store in stores for e in store.entries()}
+    new: list[Knowledge] = []
+    for entry in entries:
+        if (entry.text, entry.text_pair) in held:
+            continue
+        held.add((entry.text, entry.text_pair))
+        provenance = {**entry.provenance, ADDED_IN: version}
+        new.append(replace(entry, id=f"add{version}-{len(new):07d}", provenance=provenance))
+    if not new:
+        return Addition(added=0, skipped=len(entries), store_version=manifest.store_version)
     partial = bundle_dir.with_name(bundle_dir.name + ".adding")
     if partial.exists():
         shutil.rmtree(partial)
-    shutil.copytree(bundle_dir, partial)
-    added = skipped = 0
-    for record in manifest.stores:
-        folder = partial / record["dir"]
-        store = load_component(folder, "store", plugins)
-        assert isinstance(store, KnowledgeStore)
-        held = {(e.text, e.text_pair) for e in store.entries()}
-        new = []
-        for entry in entries:
-            if (entry.text, entry.text_pair) in held:
-                continue
-            held.add((entry.text, entry.text_pair))
-            provenance = {**entry.provenance, ADDED_IN: version}
-            new.append(replace(entry, id=f"add{version}-{len(new):07d}", provenance=provenance))
-        store.add(new)
-        shutil.rmtree(folder)
-        store.save_pretrained(folder)
-        record["entries"] = len(store)
-        added, skipped = len(new), len(entries) - len(new)
-    manifest.store_version = version
-    manifest.files = file_records(partial)
-    for record in manifest.stores:
-        record["bytes"] = manifest.bytes_under(record["dir"])
-    _note_in_card(partial / "README.md", version, added, manifest.stores)
-    write_manifest(partial, manifest)
-    # Swap in the new bundle: the old one is kept aside until the new is in place.
-    old = bundle_dir.with_name(bundle_dir.name + ".replaced")
-    if old.exists():
-        shutil.rmtree(old)
-    bundle_dir.rename(old)
-    partial.rename(bundle_dir)
-    shutil.rmtree(old)
-    return Addition(added=added, skipped=skipped, store_version=version)
+    try:
+        shutil.copytree(bundle_dir, partial)
+        for record, store in zip(manifest.stores, stores, strict=True):
+            store.add(new)
+            folder = partial / record["dir"]
+            shutil.rmtree(folder)
+            store.save_pretrained(folder)
+            record["entries"] = len(store)
+        manifest.store_version = version
+        manifest.files = file_records(partial)
+        for record in manifest.stores:
+            record["bytes"] = manifest.bytes_under(record["dir"])
+        _note_in_card(partial / "README.md", version, len(new), manifest.stores)
+        write_manifest(partial, manifest)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    commit_directory(partial, bundle_dir)
+    return Addition(added=len(new), skipped=len(entries) - len(new), store_version=version)
 
 
 CARD_SECTION = "## Knowledge added after training"

@@ -144,9 +144,12 @@ def store_add_command(
 
     with user_errors():
         manifest = read_manifest(bundle)
-        entries = read_labelled(file, len(manifest.task["label_names"]))
+        task = manifest.task
+        entries = read_labelled(file, len(task["label_names"]), bool(task.get("is_pair")))
         done = add_to_bundle(bundle, entries)
-    skipped = f", {done.skipped} already in the store skipped" if done.skipped else ""
+    skipped = (
+        f", {done.skipped} skipped (already in the store, or repeated)" if done.skipped else ""
+    )
     console.print(
         f"{bundle}: {done.added} entries added{skipped}; store version {done.store_version}",
         highlight=False,

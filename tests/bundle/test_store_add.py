@@ -94,7 +94,7 @@ def test_the_cli_adds_a_finished_runs_knowledge_and_predict_marks_new_entries(
     result = runner.invoke(app, ["store", "add", str(bundle), str(other)])
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    match = re.search(r"(\d+) entries added(?:, (\d+) already in the store skipped)?", said)
+    match = re.search(r"(\d+) entries added(?:, (\d+) skipped)?", said)
     added, skipped = int(match[1]), int(match[2] or 0)
     assert added > 0 and added + skipped == len(rows), "every row added or already there"
     assert read_manifest(bundle).stores[0]["entries"] == entries_before + added
@@ -115,6 +115,11 @@ def test_the_cli_adds_a_finished_runs_knowledge_and_predict_marks_new_entries(
         ([{"text": "no labels here"}], "new.jsonl:1: no teacher_probs; a bundle has no teacher"),
         ([{"text": "three labels", "teacher_probs": [0.2, 0.3, 0.5]}], "new.jsonl:1: teacher"),
         ([NEW[0], {"teacher_probs": [0.5, 0.5]}], "new.jsonl:2: needs a text"),
+        (
+            [{**NEW[0], "text_pair": "a hypothesis"}],
+            "new.jsonl:1: this bundle's task takes single texts",
+        ),
+        ([{**NEW[0], "text_pair": 3}], "new.jsonl:1: text_pair must be a string"),
     ],
 )
 def test_knowledge_the_bundle_cannot_take_is_refused_naming_the_line(
@@ -148,3 +153,32 @@ def test_an_unlabelled_file_or_folder_is_refused(tmp_path):
         read_labelled(tmp_path, 2)
     with pytest.raises(InputError, match="holds no entries"):
         read_labelled(write_rows(tmp_path / "empty.jsonl", []), 2)
+
+
+def test_adding_nothing_new_changes_nothing(bundle, tmp_path):
+    file = write_rows(tmp_path / "new.jsonl", NEW + NEW)  # repeats count once
+    assert add_to_bundle(bundle, read_labelled(file, 2)).added == 3
+    before = (bundle / "bundle.json").read_bytes()
+    again = add_to_bundle(bundle, read_labelled(file, 2))
+    assert (again.added, again.skipped, again.store_version) == (0, 6, 2)
+    assert (bundle / "bundle.json").read_bytes() == before
+
+
+def test_a_failure_part_way_leaves_the_bundle_as_it_was(bundle, tmp_path, monkeypatch):
+    from retrikt_core.builtin.memory_store import MemoryStore
+
+    def files():
+        return {p.relative_to(bundle): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+
+    before = files()
+
+    def full_disk(self, path):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(MemoryStore, "save_pretrained", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        add_to_bundle(bundle, read_labelled(write_rows(tmp_path / "new.jsonl", NEW), 2))
+    assert {
+        p.relative_to(bundle): p.read_bytes() for p in bundle.rglob("*") if p.is_file()
+    } == before
+    assert not list(tmp_path.glob("bundle.*")), "no partial copy is left"
