@@ -2,13 +2,15 @@
 on this machine, in one run: rows/s, Ray's overhead as a ratio, and whether
 every executor wrote the same labels.
 
-    .venv/bin/python benchmarks/scale_out.py [--sentences 2000]
+    .venv/bin/python benchmarks/scale_out.py [--sentences 10000] [--local-all-threads]
 
 The teacher is SmolLM2-135M with a soft prompt tuned on 16 SST-2 train
 examples, saved once and loaded by every Ray actor through from_pretrained.
 Sentences are sampled from SST-2 train and labelled as ``extract`` labels
-them (shortest first, batches of 32, shards of 256 rows). Each arm starts
-from an empty shard folder. Prints a table and writes
+them (shortest first, batches of 32, shards of 256 rows). Every arm runs
+torch on one thread (the local executor in this process, each Ray actor in
+its own); ``--local-all-threads`` adds a local arm on all of the machine's
+threads. Each arm starts from an empty shard folder. Prints a table and writes
 benchmarks/results/scale_out.json.
 """
 
@@ -27,7 +29,8 @@ from retrikt_core.atomic import atomic_write_json
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("RETRIKT_DATA_DIR", "../shared/data"))
-    parser.add_argument("--sentences", type=int, default=2000)
+    parser.add_argument("--sentences", type=int, default=10000)
+    parser.add_argument("--local-all-threads", action="store_true")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--shard-rows", type=int, default=256)
     parser.add_argument("--out", default="benchmarks/results/scale_out.json")
@@ -57,8 +60,10 @@ def main() -> None:
     teacher.save_pretrained(saved)
 
     threads = torch.get_num_threads()
-    arms = {
-        f"local ({threads} threads)": (LocalExecutor(LocalOptions()), threads),
+    arms = {}
+    if args.local_all_threads:
+        arms[f"local ({threads} threads)"] = (LocalExecutor(LocalOptions()), threads)
+    arms |= {
         "local (1 thread)": (LocalExecutor(LocalOptions()), 1),
         "ray, 1 actor": (RayExecutor(RayOptions(actors=1)), threads),
         "ray, 2 actors": (RayExecutor(RayOptions(actors=2)), threads),
