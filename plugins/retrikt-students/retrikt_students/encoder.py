@@ -76,8 +76,10 @@ class EncoderStudent(RetrievalStudent):
         source = model_source(o.model)
         from transformers.utils import logging as hf_logging
 
-        bars = hf_logging.is_progress_bar_enabled()
+        bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
         hf_logging.disable_progress_bar()  # a weight-loading bar per student is noise
+        # Its load report lists the pooler as unused: by design, see below.
+        hf_logging.set_verbosity_error()
         try:
             tokenizer = AutoTokenizer.from_pretrained(source).backend_tokenizer
             # No pooler: the head reads the mean of the last hidden states, so a
@@ -93,6 +95,7 @@ class EncoderStudent(RetrievalStudent):
                 f"tokenizer ({type(exc).__name__}: {exc})"
             ) from None
         finally:
+            hf_logging.set_verbosity(verbosity)
             if bars:
                 hf_logging.enable_progress_bar()
         if o.max_length > encoder.config.max_position_embeddings:
