@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from copy import copy
 from typing import Any, ClassVar
 
 from retrikt_core.interfaces import Component
@@ -16,8 +17,16 @@ class ShardWork(ABC):
     folder), then map each shard's rows to one result per row.
 
     Work objects travel to remote workers by pickling, so they hold paths and
-    plain values; what ``setup`` loads is dropped from the pickled state.
+    plain values; what ``setup`` loads is dropped from the pickled state:
+    the attributes named in ``loaded``, reset to their empty value.
     """
+
+    #: Attribute -> its value before ``setup`` (what a worker starts from).
+    loaded: ClassVar[dict[str, Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        empty = {name: copy(value) for name, value in self.loaded.items()}
+        return {**self.__dict__, **empty}  # workers load their own
 
     def setup(self) -> None:  # noqa: B027 (optional hook)
         """Load what the work needs; called once per worker before any shard."""

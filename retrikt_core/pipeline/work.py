@@ -24,13 +24,12 @@ class LabelWork(ShardWork):
     the teacher the stage already holds instead.
     """
 
+    loaded = {"teacher": None}
+
     def __init__(self, teacher_dir: str, batch_size: int, teacher: Any | None = None) -> None:
         self.teacher_dir = str(teacher_dir)
         self.batch_size = batch_size
         self.teacher = teacher
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "teacher": None}  # workers load their own
 
     def setup(self) -> None:
         if self.teacher is None:
@@ -55,12 +54,11 @@ class GenerateWork(ShardWork):
     the local executor passes the sources the stage already holds.
     """
 
+    loaded = {"sources": {}}
+
     def __init__(self, source_dirs: dict[str, str], sources: dict[str, Any] | None = None) -> None:
         self.source_dirs = {section: str(path) for section, path in source_dirs.items()}
         self.sources = dict(sources or {})
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "sources": {}}  # workers load their own
 
     def setup(self) -> None:
         for section, path in self.source_dirs.items():
@@ -101,13 +99,12 @@ class KeyWork(ShardWork):
     (its encoder loads there); the local executor passes the stage's store.
     """
 
+    loaded = {"store": None}
+
     def __init__(self, plugin: str, options: Any, store: Any | None = None) -> None:
         self.plugin = plugin
         self.options = options
         self.store = store
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "store": None}  # workers build their own
 
     def setup(self) -> None:
         if self.store is None:
