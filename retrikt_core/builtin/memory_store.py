@@ -23,10 +23,11 @@ from retrikt_core.api import (
     dump_jsonl,
     empty_neighbors,
     hashed_features,
+    inner_product_top_k,
     load_table,
     option,
+    query_blocks,
     read_manifest,
-    top_k,
     write_manifest,
 )
 
@@ -74,10 +75,16 @@ class MemoryStore(KnowledgeStore):
     def search(self, queries: list[Example], k: int) -> Neighbors:
         if not len(self._table) or k <= 0:
             return empty_neighbors(len(queries))
-        scores = self.encode(queries) @ self._vectors.T
-        best = top_k(scores, k + 1)  # one spare: a query's own entry is dropped
-        best_scores = np.take_along_axis(scores, best, axis=1)
-        return self._table.neighbors(queries, best, best_scores, k)
+        positions, scores = [], []
+        # Queries are encoded and scored a block at a time: memory stays
+        # bounded however many queries and entries there are.
+        for block in query_blocks(len(queries), len(self._table)):
+            found = inner_product_top_k(
+                self.encode(queries[block.start : block.stop]), self._vectors, k + 1
+            )  # one spare: a query's own entry is dropped
+            positions.append(found[0])
+            scores.append(found[1])
+        return self._table.neighbors(queries, np.concatenate(positions), np.concatenate(scores), k)
 
     def encoder_name(self) -> str:
         return f"hashed-ngrams(n={self.options.ngram})"

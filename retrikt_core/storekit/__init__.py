@@ -19,7 +19,7 @@ from retrikt_core.storekit.files import (
     write_manifest,
 )
 from retrikt_core.storekit.keys import checked_keys, key_to_text, keys_from_text
-from retrikt_core.storekit.ranking import top_k
+from retrikt_core.storekit.ranking import inner_product_top_k, query_blocks, top_k
 
 __all__ = [
     "ENTRIES",
@@ -33,9 +33,11 @@ __all__ = [
     "empty_neighbors",
     "example_terms",
     "hashed_features",
+    "inner_product_top_k",
     "key_to_text",
     "keys_from_text",
     "load_table",
+    "query_blocks",
     "read_entries",
     "read_manifest",
     "sha256_file",
