@@ -397,6 +397,22 @@ class Student(Component):
     def num_parameters(self) -> int:
         """Everything run at inference (encoder, prompt, head, query encoder)."""
 
+    def own_retriever(self) -> Retriever | None:
+        """The retriever of a student that learned to retrieve in its own
+        representation space (it encodes queries, and keys it saved with its
+        weights), used in place of the run's retriever wherever the student
+        predicts: evaluation, bundles, ``retrikt predict``. None (the default)
+        means the student is given the run's retriever's neighbours."""
+        return None
+
+    def add_own_keys(self, entries: list[Knowledge], path: Path) -> bool:
+        """Knowledge added after training (``retrikt store add``): a student
+        with its own retriever encodes ``entries`` as keys beside its others
+        and rewrites its key files in ``path`` (its ``save_pretrained``
+        folder); True if it did. The default, for a student that is given
+        the run's retriever's neighbours, does nothing."""
+        return False
+
     def encode(self, examples: list[Example]) -> list[list[float]]:
         """Dense keys for a store; students without an encoder raise."""
         raise NotImplementedError(f"student {self.name!r} has no encoder")

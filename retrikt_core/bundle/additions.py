@@ -20,7 +20,7 @@ from pathlib import Path
 
 from retrikt_core.errors import BundleError, InputError
 from retrikt_core.inspection.predict import ADDED_IN
-from retrikt_core.interfaces import KnowledgeStore
+from retrikt_core.interfaces import KnowledgeStore, Student
 from retrikt_core.pipeline.rundir import load_component
 from retrikt_core.plugins import Plugins, get_plugins
 from retrikt_core.records import Knowledge
@@ -153,6 +153,11 @@ def add_to_bundle(
             shutil.rmtree(folder)
             store.save_pretrained(folder)
             record["entries"] = len(store)
+        # A student that retrieves in its own space searches its own keys:
+        # it encodes the new entries too.
+        student = load_component(partial / manifest.student["dir"], "student", plugins)
+        assert isinstance(student, Student)
+        student.add_own_keys(new, partial / manifest.student["dir"])
         manifest.store_version = version
         manifest.files = file_records(partial)
         for record in manifest.stores:

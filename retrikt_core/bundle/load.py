@@ -334,6 +334,9 @@ def load_bundle(path: str | Path, runtime: str = "auto", plugins: Plugins | None
         cls = plugins.registry.get("retriever", config.pop("plugin"))
         retriever = cls(cls.Options(**config))
         retriever.bind(stores)
+        # A student that learned to retrieve searches its own keys; the stores
+        # stay loaded for their entries (shown with predictions, added to).
+        retriever = student.own_retriever() or retriever
     return Bundle(path, manifest, student, retriever, stores, runtime)
 
 

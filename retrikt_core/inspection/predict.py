@@ -62,6 +62,7 @@ class RunPredictor:
             cls = self.plugins.registry.get("retriever", name)
             self.retriever = cls(cls.Options(**config))
             self.retriever.bind(stores)
+            self.retriever = self.student.own_retriever() or self.retriever
             self.entries = {e.id: e for store in stores for e in store.entries()}
 
     def predict(self, examples: list[Example], top: int = 3) -> list[Prediction]:

@@ -30,11 +30,15 @@ ONNX_META = "onnx.json"
 OPSET = 18
 INPUT = "ids"
 OUTPUT = "probs"
+# The unit-length pooled representation: the query of a student that
+# retrieves in its own space (learned retrieval); unused otherwise.
+QUERY_OUTPUT = "query"
 QUANTIZATIONS = ("int8",)
 
 
 def _probabilities_module(model: Any) -> Any:
-    """The student's model with a softmax on top: ``ids [n, L] -> probs [n, C]``."""
+    """The student's model with a softmax on top, and its query:
+    ``ids [n, L] -> (probs [n, C], query [n, d])``."""
     import torch
 
     class Probabilities(torch.nn.Module):
@@ -42,8 +46,9 @@ def _probabilities_module(model: Any) -> Any:
             super().__init__()
             self.inner = inner
 
-        def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            return self.inner(ids).softmax(-1)
+        def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            logits, pooled = self.inner.logits_and_pooled(ids)
+            return logits.softmax(-1), torch.nn.functional.normalize(pooled, dim=-1)
 
     return Probabilities(model).eval()
 
@@ -117,7 +122,7 @@ def export_student(
             dynamo=True,
             external_data=False,
             input_names=[INPUT],
-            output_names=[OUTPUT],
+            output_names=[OUTPUT, QUERY_OUTPUT],
             dynamic_shapes={"ids": {0: batch, 1: length}},
             opset_version=OPSET,
             verbose=False,
@@ -142,6 +147,7 @@ def export_student(
             "files": files,
             "input": INPUT,
             "output": OUTPUT,
+            "query_output": QUERY_OUTPUT,
             "opset": OPSET,
             "params": student.num_parameters(),
             "max_length": max_length,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from retrikt_core.api import Example, Knowledge, Neighbors, Retriever, Student, Task, interpolate
+from retrikt_students.learned_retrieval import LearnedKeys, StudentSpaceRetriever
 from retrikt_students.onnx_export import read_meta
 from retrikt_students.vocab import load_tokens, padded_ids, saved_tokens_kind
 
@@ -46,6 +47,17 @@ class OnnxTransformerStudent(Student):
             str(path / file), session_options, providers=["CPUExecutionProvider"]
         )
         self.input_name = self.meta["input"]
+        self.learned_keys: LearnedKeys | None = None
+        self.retrieval_k = int(state.get("retrieval_k", 0))
+        if self.retrieval_k:
+            if "query_output" not in self.meta:
+                raise FileNotFoundError(
+                    f"{path / 'onnx.json'}: the export has no query output, and the student "
+                    "retrieves in its own space; export it again"
+                )
+            outputs = [o.name for o in self.session.get_outputs()]
+            width = self.session.get_outputs()[outputs.index(self.meta["query_output"])].shape[1]
+            self.learned_keys = LearnedKeys.load(path, int(width), self.num_labels)
 
     def fit(
         self,
@@ -58,16 +70,29 @@ class OnnxTransformerStudent(Student):
     ) -> dict[str, Any]:
         raise NotImplementedError("an ONNX student is inference only; train the PyTorch one")
 
-    def own_proba(self, examples: list[Example]) -> np.ndarray:
-        """``[n, C]`` the student's own distribution (no retrieval)."""
+    def _run(self, output: str, examples: list[Example], width: int) -> np.ndarray:
         out = [
             self.session.run(
-                None,
+                [output],
                 {self.input_name: padded_ids(examples[i : i + BATCH], self.vocab, self.max_length)},
             )[0]
             for i in range(0, len(examples), BATCH)
         ]
-        return np.concatenate(out) if out else np.zeros((0, self.num_labels), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+
+    def own_proba(self, examples: list[Example]) -> np.ndarray:
+        """``[n, C]`` the student's own distribution (no retrieval)."""
+        return self._run(self.meta["output"], examples, self.num_labels)
+
+    def _encode_array(self, examples: list[Example]) -> np.ndarray:
+        """``[n, d]`` the query of each input (learned retrieval)."""
+        width = self.learned_keys.keys.shape[1] if self.learned_keys else 0
+        return self._run(self.meta["query_output"], examples, width)
+
+    def own_retriever(self) -> StudentSpaceRetriever | None:
+        if self.learned_keys is None:
+            return None
+        return StudentSpaceRetriever(self.learned_keys, self._encode_array, self.retrieval_k)
 
     def predict_proba(
         self, examples: list[Example], neighbors: Neighbors | None = None

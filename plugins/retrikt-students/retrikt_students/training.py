@@ -31,6 +31,12 @@ from retrikt_core.api import (
     resolve_device,
     track,
 )
+from retrikt_students.learned_retrieval import (
+    LearnedKeys,
+    StudentSpaceRetriever,
+    relational_loss,
+    space_neighbours,
+)
 from retrikt_students.vocab import Tokens, Vocab, load_tokens, padded_ids, saved_tokens_kind
 
 
@@ -91,6 +97,23 @@ class TrainingOptions:
         "store entries to train on, sampled with the run's seed: a share (at most 1) or a "
         "count (above 1); retrieval still searches the whole store; 0 = every entry",
         minimum=0.0,
+    )
+
+    retrieval: Literal["store", "learned"] = option(
+        "store",
+        'where the retrieving student finds neighbours: "store" (the run\'s retriever, keys '
+        'from the store\'s fixed encoder) or "learned" (its own representation space: keys '
+        "it encodes, trained so its similarities follow the teacher's, saved with the "
+        "student; needs a teacher with embed, e.g. llm)",
+    )
+    relation_weight: float = option(
+        1.0,
+        "weight of the relational loss that makes the student's similarities follow the "
+        'teacher\'s (retrieval = "learned")',
+        minimum=0.0,
+    )
+    relation_temperature: float = option(
+        0.1, "softmax temperature of the similarities in the relational loss", minimum=1e-6
     )
 
     device: str = option("auto", DEVICE_HELP)
@@ -193,6 +216,8 @@ class RetrievalStudent(Student):
         self.num_labels = 0
         self.lam = 0.0
         self.knn_temperature = 1.0
+        self.learned_keys: LearnedKeys | None = None
+        self.retrieval_k = 0
 
     def _build(self, vocab: Tokens, num_labels: int) -> None:
         self.vocab, self.num_labels = vocab, num_labels
@@ -260,11 +285,20 @@ class RetrievalStudent(Student):
         o = self.options
         torch.manual_seed(seed)
         rng = random.Random(seed)
+        learned = retriever is not None and o.retrieval == "learned"
+        if learned and teacher_states is None:
+            raise ValueError(
+                'retrieval = "learned" needs teacher_states: the teacher\'s hidden state '
+                "of each knowledge entry"
+            )
+        store_entries = list(knowledge)  # what retrieval searches, whatever is trained on
+        positions = list(range(len(knowledge)))
         if o.train_on and knowledge:
             keep = training_sample(len(knowledge), o.train_on, seed)
             if teacher_states is not None and len(teacher_states) == len(knowledge):
                 teacher_states = np.asarray(teacher_states, dtype=np.float32)[keep]
             knowledge = [knowledge[i] for i in keep]
+            positions = keep
         inputs = list(examples) + [k.example for k in knowledge]
         self._prepare(inputs, task.num_labels)
         gold = torch.nn.functional.one_hot(
@@ -284,27 +318,48 @@ class RetrievalStudent(Student):
         # The training data stays on the CPU; each batch moves to the device.
         ids = torch.from_numpy(padded_ids(inputs, self.vocab, o.max_length))
         groups = self._param_groups()
-        states = None
-        if teacher_states is not None and o.hidden_weight > 0:
+        states = projection = relation_targets = None
+        if teacher_states is not None and (o.hidden_weight > 0 or learned):
             states = torch.as_tensor(teacher_states, dtype=torch.float32)
             if states.ndim != 2 or states.shape[0] != len(knowledge):
                 raise ValueError(
                     f"teacher_states: shape {tuple(states.shape)}, expected "
                     f"({len(knowledge)} knowledge entries, width)"
                 )
+            if learned:
+                # An LLM's hidden states share a large common direction (their
+                # cosines are all near 1): centred, their similarities tell
+                # entries apart.
+                centred = states - states.mean(0, keepdim=True)
+                relation_targets = torch.cat(
+                    [
+                        torch.zeros(len(examples), states.shape[1]),
+                        torch.nn.functional.normalize(centred, dim=-1),
+                    ]
+                )
             # k-shot rows (first) have no teacher state; the projection is for
             # training only and is not part of the saved student.
             states = torch.cat([torch.zeros(len(examples), states.shape[1]), states])
             has_state = torch.tensor([False] * len(examples) + [True] * len(knowledge))
-            pooled_dim = self.model.head.in_features
-            projection = torch.nn.Linear(pooled_dim, states.shape[1]).to(self.device)
-            groups.append({"params": list(projection.parameters())})
+            if o.hidden_weight > 0:
+                pooled_dim = self.model.head.in_features
+                projection = torch.nn.Linear(pooled_dim, states.shape[1]).to(self.device)
+                groups.append({"params": list(projection.parameters())})
         mix_params = []
         neighbor_data = None
-        if retriever is not None:
+        if learned:
+            store_inputs = [k.example for k in store_entries]
+            store_probs = torch.tensor(
+                [k.teacher_probs for k in store_entries], dtype=torch.float32, device=self.device
+            )
+            # Each row's own key (k-shot rows have none): never its own neighbour.
+            own_keys = torch.tensor([-1] * len(examples) + list(positions))
+            self.retrieval_k = retriever.k
+        elif retriever is not None:
             # Neighbours are fixed (the store does not change): retrieve once.
             # A store entry's own id excludes it from its neighbours.
             neighbor_data = _neighbor_tensors(retriever.retrieve(inputs), task.num_labels)
+        if retriever is not None:
             self._lam_logit = torch.nn.Parameter(torch.tensor(0.0, device=self.device))  # lam 0.5
             temp0 = 0.1 if o.knn_temperature <= 0 else o.knn_temperature
             self._log_temp = torch.nn.Parameter(torch.tensor(math.log(temp0), device=self.device))
@@ -317,10 +372,15 @@ class RetrievalStudent(Student):
         optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=0.01)
         params = [p for group in groups for p in group["params"]]  # all clipped together
         order, lengths = list(range(len(inputs))), (ids != 0).sum(1).tolist()
-        losses, match_losses = [], []
+        losses, match_losses, relation_losses = [], [], []
         self.model.train()
         for _ in track(range(o.epochs), f"student: {self.name}"):
-            total = matched = 0.0
+            total = matched = related = 0.0
+            if learned:
+                # Keys follow the student as it learns: encoded afresh each
+                # epoch, fixed within it (queries carry the gradient).
+                keys = torch.from_numpy(self._encode_array(store_inputs)).to(self.device)
+                self.model.train()
             for batch in epoch_batches(order, lengths, o.batch_size, o.length_buckets, rng):
                 idx = torch.tensor(batch)
                 batch_ids = ids[idx]
@@ -329,8 +389,14 @@ class RetrievalStudent(Student):
                 log_student = logits.log_softmax(-1)
                 batch_targets = targets[idx].to(self.device)
                 loss_rows = -(batch_targets * log_student).sum(-1)
+                if learned:
+                    query = torch.nn.functional.normalize(pooled, dim=-1)
+                    scores, probs, valid = space_neighbours(
+                        query, keys, store_probs, self.retrieval_k, own_keys[idx].to(self.device)
+                    )
                 if neighbor_data is not None:
                     scores, probs, valid = (t[idx].to(self.device) for t in neighbor_data)
+                if retriever is not None:
                     knn = self._knn(scores, probs, valid)
                     lam = self._lam()
                     mixed = lam * knn + (1 - lam) * log_student.exp()
@@ -338,13 +404,23 @@ class RetrievalStudent(Student):
                     mixed = torch.where(has, mixed, log_student.exp())
                     mixed_rows = -(batch_targets * mixed.clamp(min=1e-9).log()).sum(-1)
                     loss_rows = mixed_rows + o.student_loss_weight * loss_rows
-                if states is not None:
+                if relation_targets is not None:
+                    rows = has_state[idx]
+                    related_loss = relational_loss(
+                        query[rows.to(self.device)],
+                        relation_targets[idx][rows].to(self.device),
+                        o.relation_temperature,
+                    )
+                    related += float(related_loss.detach()) * int(rows.sum())
+                if projection is not None:
                     match = hidden_match_rows(projection(pooled), states[idx].to(self.device))
                     match = match * has_state[idx].to(self.device)
                     loss_rows = loss_rows + o.hidden_weight * match
                     matched += float(match.detach().sum())
                 batch_weights = weights[idx].to(self.device)
                 loss = (batch_weights * loss_rows).sum() / batch_weights.sum()
+                if relation_targets is not None:
+                    loss = loss + o.relation_weight * related_loss
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -352,7 +428,15 @@ class RetrievalStudent(Student):
                 total += loss.item() * len(idx)
             losses.append(total / len(inputs))
             match_losses.append(matched / max(1, len(knowledge)))
+            relation_losses.append(related / max(1, len(knowledge)))
         self.model.eval()
+        self.learned_keys = None
+        if learned:
+            self.learned_keys = LearnedKeys(
+                self._encode_array(store_inputs),
+                [k.id for k in store_entries],
+                [list(k.teacher_probs) for k in store_entries],
+            )
         stats: dict[str, Any] = {
             "params": self.num_parameters(),
             "vocab": self.model.embed.num_embeddings,
@@ -360,7 +444,11 @@ class RetrievalStudent(Student):
             "last_loss": losses[-1],
             "trained_on_entries": len(knowledge),
         }
-        if states is not None:
+        if relation_targets is not None:
+            # Mean relational loss per entry: first and last epoch.
+            stats["relation_loss"] = [round(relation_losses[0], 4), round(relation_losses[-1], 4)]
+            stats["retrieval"] = "learned"
+        if projection is not None:
             # Mean cosine distance to the teacher's states: first and last epoch.
             stats["hidden_match"] = [round(match_losses[0], 4), round(match_losses[-1], 4)]
         if neighbor_data is not None:
@@ -370,15 +458,39 @@ class RetrievalStudent(Student):
         return stats
 
     def wants_teacher_states(self) -> bool:
-        return self.options.hidden_weight > 0
+        return self.options.hidden_weight > 0 or self.options.retrieval == "learned"
 
     def check_teacher(self, teacher: type[Teacher]) -> None:
-        if self.wants_teacher_states() and teacher.embed is Teacher.embed:
+        if not self.wants_teacher_states() or teacher.embed is not Teacher.embed:
+            return
+        if self.options.hidden_weight > 0:
             raise ConfigError(
                 f"student.hidden_weight: student {self.name!r} matches the teacher's hidden "
                 f"states, but teacher {teacher.name!r} has none (it does not implement "
                 "embed); set hidden_weight = 0"
             )
+        raise ConfigError(
+            f'student.retrieval: "learned" retrieval follows the teacher\'s similarities, but '
+            f"teacher {teacher.name!r} has no hidden states (it does not implement embed); "
+            'use retrieval = "store" or a teacher such as llm'
+        )
+
+    def add_own_keys(self, entries: list[Knowledge], path: Path) -> bool:
+        if self.learned_keys is None:
+            return False
+        old = self.learned_keys
+        self.learned_keys = LearnedKeys(
+            np.concatenate([old.keys, self._encode_array([e.example for e in entries])]),
+            old.ids + [e.id for e in entries],
+            old.label_probs + [list(e.teacher_probs) for e in entries],
+        )
+        self.learned_keys.save(path)
+        return True
+
+    def own_retriever(self) -> StudentSpaceRetriever | None:
+        if self.learned_keys is None:
+            return None
+        return StudentSpaceRetriever(self.learned_keys, self._encode_array, self.retrieval_k)
 
     def _lam(self):
         """The interpolation weight: learned through a logit, or exactly the
@@ -415,11 +527,21 @@ class RetrievalStudent(Student):
         return interpolate(own, neighbors, self.lam, self.knn_temperature).tolist()
 
     def encode(self, examples: list[Example]) -> list[list[float]]:
+        return self._encode_array(examples).tolist()
+
+    def _encode_array(self, examples: list[Example]) -> np.ndarray:
+        """``[n, d]`` float32 unit vectors: the student's pooled representation."""
         import torch
 
+        self.model.eval()
+        out = []
         with torch.no_grad():
-            pooled = self.model.pooled(self._ids(examples))
-        return torch.nn.functional.normalize(pooled, dim=-1).cpu().tolist()
+            for start in range(0, len(examples), 256):
+                pooled = self.model.pooled(self._ids(examples[start : start + 256]))
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu())
+        if not out:
+            return np.zeros((0, self.model.head.in_features), np.float32)
+        return torch.cat(out).numpy()
 
     def num_parameters(self) -> int:
         """Everything the network runs at inference: embeddings, encoder, soft
@@ -442,9 +564,12 @@ class RetrievalStudent(Student):
                     "lam": self.lam,
                     "knn_temperature": self.knn_temperature,
                     "options": asdict(self.options),
+                    **({"retrieval_k": self.retrieval_k} if self.learned_keys else {}),
                 }
             )
         )
+        if self.learned_keys is not None:
+            self.learned_keys.save(path)
 
     def load_state(self, path: Path) -> None:
         from safetensors.torch import load_file
@@ -454,6 +579,11 @@ class RetrievalStudent(Student):
         self.model.load_state_dict(load_file(str(path / "model.safetensors"), device="cpu"))
         self.model.eval()
         self.lam, self.knn_temperature = state["lam"], state["knn_temperature"]
+        self.learned_keys, self.retrieval_k = None, 0
+        if "retrieval_k" in state:
+            width = self.model.head.in_features
+            self.learned_keys = LearnedKeys.load(path, width, self.num_labels)
+            self.retrieval_k = int(state["retrieval_k"])
 
     def export_onnx(self, path: Path, quantize: str | None = None) -> dict[str, str]:
         """Soft prompt, encoder and head as ``model.onnx`` (probabilities from

@@ -86,7 +86,8 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
         else:
             model = ctx.load("train", method, "student")
             if method == "retrikt_student":
-                retriever = build_retriever(ctx)
+                # A student that learned to retrieve searches its own keys.
+                retriever = model.own_retriever() or build_retriever(ctx)
 
                 retrieved: list[list[str]] = []  # neighbour ids, for the by-source breakdown
 
