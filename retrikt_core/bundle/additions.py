@@ -39,11 +39,15 @@ class Addition:
     store_version: int
 
 
-def read_labelled(path: str | Path, num_labels: int, is_pair: bool = False) -> list[Knowledge]:
+def read_labelled(
+    path: str | Path, num_labels: int, is_pair: bool = False, unlabelled: bool = False
+) -> list[Knowledge]:
     """Labelled knowledge from a JSONL file (or a finished run's
     ``stages/extract/knowledge.jsonl`` when ``path`` is a run folder): each
     row a ``text`` (with a ``text_pair`` exactly when ``is_pair``) and
-    ``teacher_probs``, a distribution over ``num_labels`` labels.
+    ``teacher_probs``, a distribution over ``num_labels`` labels. With
+    ``unlabelled``, rows may leave ``teacher_probs`` out (empty in the
+    result), for a teacher to label (:func:`label_with_teacher`).
     :class:`InputError` names the file and line."""
     path = Path(path)
     if path.is_dir():
@@ -75,10 +79,21 @@ def read_labelled(path: str | Path, num_labels: int, is_pair: bool = False) -> l
         if not isinstance(provenance, dict):
             raise InputError(f"{where}: provenance must be an object, got {provenance!r}")
         probs = row.get("teacher_probs")
+        if probs is None and unlabelled:
+            entries.append(
+                Knowledge(
+                    text=row["text"],
+                    text_pair=pair,
+                    source=str(row.get("source", "added")),
+                    provenance=dict(provenance),
+                )
+            )
+            continue
         if probs is None:
             raise InputError(
-                f"{where}: no teacher_probs; a bundle has no teacher to label new text, so "
-                "add labelled knowledge (a finished run's stages/extract/knowledge.jsonl)"
+                f"{where}: no teacher_probs; a bundle has no teacher to label new text: "
+                "name a finished run whose teacher labels it (--teacher RUN_DIR), or add "
+                "labelled knowledge (a finished run's stages/extract/knowledge.jsonl)"
             )
         if (
             not isinstance(probs, list)
@@ -102,6 +117,38 @@ def read_labelled(path: str | Path, num_labels: int, is_pair: bool = False) -> l
     if not entries:
         raise InputError(f"{path}: holds no entries")
     return entries
+
+
+def label_with_teacher(
+    entries: list[Knowledge], run_dir: str | Path, label_names: list[str], batch: int = 64
+) -> list[Knowledge]:
+    """``entries`` with those that have no ``teacher_probs`` labelled by the
+    teacher of the finished run in ``run_dir``, which must have been trained
+    for the same labels (:class:`InputError` otherwise)."""
+    from retrikt_core.pipeline.rundir import RunDir
+    from retrikt_core.progress import track
+
+    run = RunDir(run_dir)
+    if not run.task_file.is_file():
+        raise InputError(f"{run.path}: not a finished run (no {run.task_file.name}); no teacher")
+    names = run.task_info().get("label_names")
+    if names != list(label_names):
+        raise InputError(
+            f"{run.path}: its teacher labels {names}, the bundle's task {list(label_names)}"
+        )
+    todo = [i for i, e in enumerate(entries) if not e.teacher_probs]
+    if not todo:
+        return entries
+    teacher = run.load("teacher", "teacher", "teacher", get_plugins())
+    out = list(entries)
+    for start in track(range(0, len(todo), batch), "store add: teacher labels"):
+        chunk = todo[start : start + batch]
+        probs = teacher.predict_proba([entries[i].example for i in chunk])
+        for i, row in zip(chunk, probs, strict=True):
+            provenance = {**entries[i].provenance, "labelled_by": str(run.path)}
+            labels = tuple(map(float, row))
+            out[i] = replace(entries[i], teacher_probs=labels, provenance=provenance)
+    return out
 
 
 def add_to_bundle(

@@ -131,21 +131,33 @@ def store_add_command(
         typer.Argument(
             metavar="FILE",
             help="labelled knowledge: a finished run (its stages/extract/knowledge.jsonl) "
-            "or a JSONL file of such rows",
+            "or a JSONL file of such rows; with --teacher, rows may be text alone",
         ),
     ],
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            "--teacher",
+            metavar="RUN_DIR",
+            help="a finished run whose teacher labels the rows that have no teacher_probs",
+        ),
+    ] = None,
 ) -> None:
-    """Add labelled knowledge to a bundle's store(s) without retraining its
-    student: new entries are encoded as the store's others were, the bundle
-    gets a new store version and checksums, and predictions mark the new
-    entries."""
-    from retrikt_core.bundle.additions import add_to_bundle, read_labelled
+    """Add knowledge to a bundle's store(s) without retraining its student:
+    new entries are encoded as the store's others were (a student that
+    retrieves in its own space encodes them too), the bundle gets a new
+    store version and checksums, and predictions mark the new entries."""
+    from retrikt_core.bundle.additions import add_to_bundle, label_with_teacher, read_labelled
     from retrikt_core.bundle.load import read_manifest
 
     with user_errors():
         manifest = read_manifest(bundle)
         task = manifest.task
-        entries = read_labelled(file, len(task["label_names"]), bool(task.get("is_pair")))
+        names = task["label_names"]
+        pairs = bool(task.get("is_pair"))
+        entries = read_labelled(file, len(names), pairs, unlabelled=teacher is not None)
+        if teacher is not None:
+            entries = label_with_teacher(entries, teacher, names)
         done = add_to_bundle(bundle, entries)
     skipped = (
         f", {done.skipped} skipped (already in the store, or repeated)" if done.skipped else ""

@@ -13,10 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from retrikt_core.bundle import BundleError, ExportOptions, export_bundle, load_bundle
-from retrikt_core.bundle.additions import add_to_bundle, read_labelled
+from retrikt_core.bundle.additions import add_to_bundle, label_with_teacher, read_labelled
 from retrikt_core.bundle.load import read_manifest
 from retrikt_core.cli import app
 from retrikt_core.errors import InputError
+from retrikt_core.pipeline.rundir import RunDir
+from retrikt_core.plugins import get_plugins
 from retrikt_core.records import Example
 from retrikt_core.testing.runs import make_pipeline
 
@@ -182,3 +184,30 @@ def test_a_failure_part_way_leaves_the_bundle_as_it_was(bundle, tmp_path, monkey
         p.relative_to(bundle): p.read_bytes() for p in bundle.rglob("*") if p.is_file()
     } == before
     assert not list(tmp_path.glob("bundle.*")), "no partial copy is left"
+
+
+def test_the_runs_teacher_labels_text_given_without_labels(bundle, small_run, tmp_path):
+    _, run_dir, _ = small_run
+    rows = [{"text": "a zebra quantum harmonica was wonderful"}, NEW[2]]
+    file = write_rows(tmp_path / "texts.jsonl", rows)
+    result = runner.invoke(app, ["store", "add", str(bundle), str(file), "--teacher", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "2 entries added" in " ".join(result.output.split())
+    teacher = RunDir(run_dir).load("teacher", "teacher", "teacher", get_plugins())
+    lines = (bundle / "stores/store/entries.jsonl").read_text().splitlines()
+    added = [json.loads(line) for line in lines][-2:]
+    expected = teacher.predict_proba([Example(rows[0]["text"])])[0]
+    assert np.allclose(added[0]["teacher_probs"], expected)
+    assert added[0]["provenance"]["labelled_by"] == str(RunDir(run_dir).path)
+    # A row that came labelled keeps its own labels.
+    assert added[1]["teacher_probs"] == NEW[2]["teacher_probs"]
+    assert "labelled_by" not in added[1]["provenance"]
+
+
+def test_a_teacher_for_other_labels_or_a_folder_without_one_is_refused(bundle, small_run, tmp_path):
+    _, run_dir, _ = small_run
+    entries = read_labelled(write_rows(tmp_path / "t.jsonl", [{"text": "x"}]), 2, unlabelled=True)
+    with pytest.raises(InputError, match="its teacher labels"):
+        label_with_teacher(entries, run_dir, ["bad", "good"])
+    with pytest.raises(InputError, match="not a finished run"):
+        label_with_teacher(entries, tmp_path, ["negative", "positive"])

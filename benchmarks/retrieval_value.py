@@ -1,0 +1,295 @@
+"""Where retrieval earns its place: the ~2M tiny-transformer student on SST-2
+transfer-set knowledge, with and without retrieval, in the regimes where
+retrieval could add what training did not.
+
+The teacher, the k-shot split, the eval split and the first knowledge come
+from one finished run (``--run``, e.g. the compact SST-2 run): its tuned
+SmolLM2 teacher labels further SST-2 train sentences (labels dropped, the
+run's own entries and k-shot examples left out) up to the largest store. Per
+student seed:
+
+- ``size``: stores of each ``--sizes`` entries; KD (no retrieval), RetriKT
+  with the store's fixed hashed n-gram keys, and RetriKT with learned
+  retrieval (keys in the student's space, relational loss);
+- ``sample``: trained on the smallest store's entries, retrieving from the
+  largest store;
+- ``added``: the students trained on the smallest store, the rest of the
+  largest store added afterwards without retraining (fixed keys: the store
+  encodes them; learned: the student does), beside retraining on all of it,
+  with the CPU seconds each costs.
+
+For every retrieving arm it also records the learned lambda and the
+eval-label lambda ceiling (best accuracy over a lambda grid: a bound, not a
+way to choose lambda). Resumable: labels, teacher states, trained students
+and each arm's result are kept under ``--work``.
+
+    .venv/bin/python benchmarks/retrieval_value.py --run runs/students/sst2-s0-compact \\
+        --sizes 2000 8000 --seeds 0 1 2
+
+Prints Markdown tables and writes benchmarks/results/retrieval-value.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrikt_core.atomic import atomic_write_json
+from retrikt_core.builtin.memory_store import MemoryStore
+from retrikt_core.builtin.retrievers import KnnRetriever
+from retrikt_core.builtin.tasks.presets import PresetOptions, SST2Task
+from retrikt_core.interpolation import interpolate
+from retrikt_core.pipeline.rundir import RunDir
+from retrikt_core.plugins import get_plugins
+from retrikt_core.records import Example, Knowledge
+
+# The extreme student of examples/configs/sst2-extreme.toml.
+STUDENT = {"embeddings": "minilm-static", "d_model": 64, "epochs": 30}
+K = 16
+LAMS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def read_jsonl(path: Path, record: type) -> list[Any]:
+    return [record.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line]
+
+
+def transfer_set(run: RunDir, task: Any, largest: int, work: Path, teacher: Any) -> list[Knowledge]:
+    """The run's knowledge, then further SST-2 train sentences labelled by
+    its teacher, up to ``largest`` entries; labelled rows are kept in
+    ``work/knowledge.jsonl`` as they are done."""
+    from retrikt_core.progress import track
+
+    entries = run.read_knowledge()[:largest]
+    cache = work / "knowledge.jsonl"
+    if cache.is_file():
+        entries += read_jsonl(cache, Knowledge)
+    if len(entries) >= largest:
+        return entries[:largest]
+    seen = {e.text for e in entries} | {e.text for e in run.read_examples("prepare", "kshot.jsonl")}
+    pool = [e for e in task.load("train") if e.text not in seen and len(e.text.split()) >= 4]
+    random.Random(0).shuffle(pool)
+    pool = pool[: largest - len(entries)]
+    batch = 256
+    with cache.open("a") as out:
+        for start in track(range(0, len(pool), batch), "label transfer set"):
+            chunk = pool[start : start + batch]
+            probs = teacher.predict_proba([Example(e.text) for e in chunk])
+            for i, (example, row) in enumerate(zip(chunk, probs, strict=True)):
+                entry = Knowledge(
+                    example.text,
+                    teacher_probs=tuple(row),
+                    source="corpus",
+                    provenance={"file": "sst2 train"},
+                    id=f"t{len(entries) + start + i:06d}",
+                )
+                entries.append(entry)
+                out.write(json.dumps(entry.to_dict()) + "\n")
+            out.flush()
+    return entries
+
+
+def teacher_states(entries: list[Knowledge], work: Path, teacher: Any) -> np.ndarray:
+    """The teacher's hidden state of each entry (``Teacher.embed``), cached."""
+    from retrikt_core.progress import track
+
+    path = work / "states.npy"
+    done = np.load(path) if path.is_file() else np.zeros((0, 0), np.float32)
+    parts = [done] if len(done) else []
+    batch = 256
+    for start in track(range(len(done), len(entries), batch), "teacher states"):
+        chunk = entries[start : start + batch]
+        parts.append(np.asarray(teacher.embed([e.example for e in chunk]), np.float32))
+        np.save(path, np.concatenate(parts))
+    return np.concatenate(parts)[: len(entries)]
+
+
+def retriever_over(entries: list[Knowledge]) -> KnnRetriever:
+    store = MemoryStore()
+    store.add(entries)
+    retriever = KnnRetriever(KnnRetriever.Options(k=K))
+    retriever.bind([store])
+    return retriever
+
+
+def scores(student: Any, retriever: Any, evaluation: list[Example]) -> dict[str, Any]:
+    """Accuracy as trained, its own alone, and the eval-label lambda ceiling."""
+    gold = np.array([e.label for e in evaluation])
+    own = np.asarray(student.predict_proba(evaluation))
+    out: dict[str, Any] = {"own": float((own.argmax(1) == gold).mean())}
+    if retriever is None:
+        out["accuracy"] = out["own"]
+        return out
+    neighbors = retriever.retrieve(evaluation)
+    mixed = interpolate(own, neighbors, student.lam, student.knn_temperature)
+    grid = {
+        str(lam): float(
+            (interpolate(own, neighbors, lam, student.knn_temperature).argmax(1) == gold).mean()
+        )
+        for lam in LAMS
+    }
+    out.update(
+        accuracy=float((mixed.argmax(1) == gold).mean()),
+        lam=float(student.lam),
+        ceiling=max(grid.values()),
+        grid=grid,
+    )
+    return out
+
+
+def train(
+    name: str,
+    seed: int,
+    retrieval: str | None,
+    entries: list[Knowledge],
+    states: np.ndarray,
+    context: dict[str, Any],
+    train_on: int = 0,
+) -> tuple[Any, Any, float]:
+    """(student, retriever it uses, CPU seconds): trained, or read back from
+    ``work/students/<name>-s<seed>``."""
+    from retrikt_students.tiny_transformer import TransformerStudent, TransformerStudentOptions
+
+    folder = context["work"] / "students" / f"{name}-s{seed}"
+    options = dict(STUDENT, train_on=train_on)
+    if retrieval:
+        options["retrieval"] = retrieval
+    retriever = retriever_over(entries) if retrieval else None
+    done = folder / "cpu_seconds.json"
+    if done.is_file():
+        student = TransformerStudent.from_pretrained(folder)
+        seconds = json.loads(done.read_text())["cpu_seconds"]
+    else:
+        student = TransformerStudent(TransformerStudentOptions(**options))
+        start = time.process_time()
+        extra = {"teacher_states": states} if retrieval == "learned" else {}
+        student.fit(context["task"], context["kshot"], entries, retriever, seed=seed, **extra)
+        seconds = time.process_time() - start
+        student.save_pretrained(folder)
+        atomic_write_json(done, {"cpu_seconds": seconds})
+    if retrieval == "learned":
+        retriever = student.own_retriever()
+    return student, retriever, seconds
+
+
+def measure_seed(seed: int, sizes: list[int], context: dict[str, Any]) -> dict[str, Any]:
+    entries, states, evaluation = context["entries"], context["states"], context["eval"]
+    small, large = min(sizes), max(sizes)
+    rows: dict[str, Any] = {}
+    for size in sizes:
+        for arm in (None, "store", "learned"):
+            name = f"size{size}-{arm or 'kd'}"
+            student, retriever, seconds = train(
+                name, seed, arm, entries[:size], states[:size], context
+            )
+            rows[name] = {**scores(student, retriever, evaluation), "cpu_seconds": seconds}
+            print(f"seed {seed} {name}: {100 * rows[name]['accuracy']:.1f}", flush=True)
+    for arm in ("store", "learned"):
+        name = f"sample{small}of{large}-{arm}"
+        student, retriever, seconds = train(
+            name, seed, arm, entries[:large], states[:large], context, train_on=small
+        )
+        rows[name] = {**scores(student, retriever, evaluation), "cpu_seconds": seconds}
+        print(f"seed {seed} {name}: {100 * rows[name]['accuracy']:.1f}", flush=True)
+    added = entries[small:large]
+    for arm in ("store", "learned"):
+        student, retriever, _ = train(
+            f"size{small}-{arm}", seed, arm, entries[:small], states[:small], context
+        )
+        start = time.process_time()
+        if arm == "store":
+            retriever.stores[0].add(added)
+        else:
+            folder = context["work"] / "added" / f"{arm}-s{seed}"
+            folder.mkdir(parents=True, exist_ok=True)
+            student.add_own_keys(added, folder)
+            retriever = student.own_retriever()
+        seconds = time.process_time() - start
+        name = f"added{large - small}to{small}-{arm}"
+        rows[name] = {**scores(student, retriever, evaluation), "cpu_seconds": seconds}
+        print(f"seed {seed} {name}: {100 * rows[name]['accuracy']:.1f}", flush=True)
+    return rows
+
+
+def summary(values: list[float]) -> str:
+    mean = 100 * statistics.mean(values)
+    if len(values) < 2:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    arms = list(next(iter(results.values())))
+    lines = [
+        "| arm | accuracy | own alone | learned λ | λ ceiling | CPU s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for arm in arms:
+        rows = [results[seed][arm] for seed in results]
+        lam = [r["lam"] for r in rows if "lam" in r]
+        ceiling = [r["ceiling"] for r in rows if "ceiling" in r]
+        cells = [
+            arm,
+            summary([r["accuracy"] for r in rows]),
+            summary([r["own"] for r in rows]),
+            f"{statistics.mean(lam):.2f}" if lam else "-",
+            summary(ceiling) if ceiling else "-",
+            f"{statistics.mean(r['cpu_seconds'] for r in rows):,.1f}",
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True, help="a finished SST-2 run")
+    parser.add_argument("--data-dir", default="../shared/data", help="holds sst2/")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 8000])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=STUDENT["epochs"], help="student epochs")
+    parser.add_argument("--work", type=Path, default=Path("runs/retrieval-value"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/retrieval-value.json"))
+    args = parser.parse_args()
+    STUDENT["epochs"] = args.epochs
+    from retrikt_students import static_vectors
+
+    static_vectors.vectors(STUDENT["d_model"])  # built or read once, outside any arm's CPU time
+    args.work.mkdir(parents=True, exist_ok=True)
+    run = RunDir(args.run)
+    plugins = get_plugins()
+    teacher = run.load("teacher", "teacher", "teacher", plugins)
+    task = SST2Task(PresetOptions(data_dir=args.data_dir))
+    entries = transfer_set(run, task, max(args.sizes), args.work, teacher)
+    context = {
+        "work": args.work,
+        "task": task,
+        "kshot": run.read_examples("prepare", "kshot.jsonl"),
+        "eval": run.read_examples("prepare", "eval.jsonl"),
+        "entries": entries,
+        "states": teacher_states(entries, args.work, teacher),
+    }
+    results = {}
+    for seed in args.seeds:
+        results[str(seed)] = measure_seed(seed, sorted(args.sizes), context)
+        atomic_write_json(
+            args.out,
+            {
+                "run": str(args.run),
+                "sizes": args.sizes,
+                "seeds": args.seeds,
+                "student": STUDENT,
+                "k": K,
+                "results": results,
+            },
+        )
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
