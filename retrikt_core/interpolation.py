@@ -56,17 +56,20 @@ def tune_interpolation(
     lams: tuple[float, ...] = tuple(np.round(np.linspace(0, 1, 11), 2)),
     temperatures: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
 ) -> tuple[float, float]:
-    """Pick (lam, temperature) on held-out labelled data: best log-likelihood.
+    """Pick (lam, temperature) on held-out data: best log-likelihood.
 
-    Accuracy on a few dozen examples is too coarse to choose between settings;
-    log-likelihood ranks them more stably.
+    ``labels`` are gold labels ``[n]`` or target distributions ``[n, C]``
+    (a teacher's soft labels, scored by cross-entropy). Accuracy on a few
+    dozen examples is too coarse to choose between settings; log-likelihood
+    ranks them more stably.
     """
     labels = np.asarray(labels)
+    targets = labels if labels.ndim == 2 else np.eye(np.shape(student_probs)[1])[labels]
     best = (-np.inf, 0.0, 1.0)
     for temperature in temperatures:
         for lam in lams:
             probs = interpolate(student_probs, neighbors, float(lam), temperature)
-            loglik = float(np.mean(np.log(probs[np.arange(len(labels)), labels] + 1e-9)))
+            loglik = float(np.mean((targets * np.log(probs + 1e-9)).sum(1)))
             if loglik > best[0] + 1e-12:
                 best = (loglik, float(lam), float(temperature))
     return best[1], best[2]

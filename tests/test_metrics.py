@@ -70,3 +70,14 @@ def test_tuning_prefers_retrieval_when_it_is_right():
         labels,
     )
     assert lam == 0.0
+
+
+def test_tuning_on_soft_targets_balances_student_and_neighbours():
+    # Targets halfway between a confident student and confident neighbours:
+    # the mix that reproduces them is lam = 0.5, which hard labels cannot ask for.
+    student = np.array([[0.9, 0.1], [0.9, 0.1]])
+    neighbors = Neighbors([["a"], ["b"]], [[1.0], [1.0]], [[[0.1, 0.9]], [[0.1, 0.9]]])
+    targets = np.array([[0.5, 0.5], [0.5, 0.5]])
+    lam, _ = tune_interpolation(student, neighbors, targets)
+    assert lam == 0.5
+    assert tune_interpolation(student, neighbors, np.array([[0.1, 0.9]] * 2))[0] == 1.0

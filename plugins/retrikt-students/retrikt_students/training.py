@@ -30,6 +30,7 @@ from retrikt_core.api import (
     option,
     resolve_device,
     track,
+    tune_interpolation,
 )
 from retrikt_students.learned_retrieval import (
     LearnedKeys,
@@ -92,6 +93,20 @@ class TrainingOptions:
         minimum=0.0,
     )
 
+    lam_fit: Literal["training", "held_out"] = option(
+        "training",
+        'how a learned lam and temperature are chosen: "training" (trained with the student, '
+        'on entries it also fits, which pulls lam toward 0) or "held_out" (after training, '
+        "best cross-entropy to the teacher's labels on store entries the student did not "
+        "train on: those outside train_on, else a held_out share kept out of training)",
+    )
+    held_out: float = option(
+        0.1,
+        'store entries kept out of training to choose lam (lam_fit = "held_out" when the '
+        "student trains on every entry): a share (below 1) or a count",
+        minimum=0.0,
+    )
+
     train_on: float = option(
         0.0,
         "store entries to train on, sampled with the run's seed: a share (at most 1) or a "
@@ -124,6 +139,8 @@ class TrainingOptions:
             raise OptionError("train_on", f"a count must be whole, got {self.train_on}")
         if self.soft_weight + self.hard_weight <= 0:
             raise OptionError("soft_weight", "soft_weight + hard_weight must be > 0")
+        if self.held_out >= 1 and self.held_out != int(self.held_out):
+            raise OptionError("held_out", f"a count must be whole, got {self.held_out}")
 
 
 @dataclass
@@ -157,6 +174,34 @@ def training_sample(entries: int, train_on: float, seed: int) -> list[int]:
     n = round(train_on * entries) if train_on <= 1 else int(train_on)
     n = max(1, min(entries, n))
     return sorted(random.Random(seed).sample(range(entries), n))
+
+
+# Choosing two scalars needs a few thousand entries at most; beyond that the
+# extra retrieval and forward passes buy nothing.
+MAX_HELD_OUT = 4000
+
+
+def split_held_out(
+    entries: int, train_on: float, held_out: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """``(trained, held)``: indices of the store entries a student trains
+    on, and of those it does not, kept to choose lam. Outside a ``train_on``
+    sample every untrained entry is held out (at most :data:`MAX_HELD_OUT`,
+    drawn with ``seed``); otherwise a ``held_out`` share or count is kept
+    out of training (at least one entry is trained on)."""
+    rng = random.Random(seed + 1)  # not the train_on draw
+    if train_on:
+        trained = training_sample(entries, train_on, seed)
+        chosen = set(trained)
+        held = [i for i in range(entries) if i not in chosen]
+    else:
+        n = round(held_out * entries) if held_out < 1 else int(held_out)
+        held = sorted(rng.sample(range(entries), max(0, min(entries - 1, n))))
+        chosen = set(held)
+        trained = [i for i in range(entries) if i not in chosen]
+    if len(held) > MAX_HELD_OUT:
+        held = sorted(rng.sample(held, MAX_HELD_OUT))
+    return trained, held
 
 
 def _neighbor_tensors(neighbors: Neighbors, num_labels: int):
@@ -293,8 +338,13 @@ class RetrievalStudent(Student):
             )
         store_entries = list(knowledge)  # what retrieval searches, whatever is trained on
         positions = list(range(len(knowledge)))
-        if o.train_on and knowledge:
+        held: list[int] = []
+        fit_after = retriever is not None and o.lam_fit == "held_out"
+        if fit_after and knowledge:
+            keep, held = split_held_out(len(knowledge), o.train_on, o.held_out, seed)
+        elif o.train_on and knowledge:
             keep = training_sample(len(knowledge), o.train_on, seed)
+        if knowledge and (fit_after or o.train_on):
             if teacher_states is not None and len(teacher_states) == len(knowledge):
                 teacher_states = np.asarray(teacher_states, dtype=np.float32)[keep]
             knowledge = [knowledge[i] for i in keep]
@@ -451,11 +501,33 @@ class RetrievalStudent(Student):
         if projection is not None:
             # Mean cosine distance to the teacher's states: first and last epoch.
             stats["hidden_match"] = [round(match_losses[0], 4), round(match_losses[-1], 4)]
-        if neighbor_data is not None:
+        if retriever is not None:
             self.lam = float(self._lam().detach())
             self.knn_temperature = float(self._log_temp.detach().exp())
+            if held:
+                self._fit_mixing([store_entries[i] for i in held], retriever)
+                stats["lam_fit_entries"] = len(held)
             stats.update(lam=self.lam, knn_temperature=self.knn_temperature)
         return stats
+
+    def _fit_mixing(self, held: list[Knowledge], retriever: Retriever) -> None:
+        """Choose lam and the neighbour temperature (those not fixed by the
+        options) on store entries the student did not train on: their own
+        entry is left out of their neighbours, and the teacher's labels are
+        the targets, so nothing of the evaluation data is used."""
+        o = self.options
+        examples = [k.example for k in held]
+        found = (self.own_retriever() or retriever).retrieve(examples)
+        lams = (o.lam,) if o.lam >= 0 else tuple(np.round(np.linspace(0, 1, 21), 2))
+        temperatures = (
+            (o.knn_temperature,)
+            if o.knn_temperature > 0
+            else (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+        )
+        targets = np.asarray([k.teacher_probs for k in held], dtype=np.float64)
+        self.lam, self.knn_temperature = tune_interpolation(
+            self.own_proba(examples), found, targets, lams, temperatures
+        )
 
     def wants_teacher_states(self) -> bool:
         return self.options.hidden_weight > 0 or self.options.retrieval == "learned"

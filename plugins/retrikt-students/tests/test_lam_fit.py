@@ -1,0 +1,102 @@
+"""``lam_fit = "held_out"``: lam and the neighbour temperature are chosen
+after training, on store entries the student did not train on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from retrikt_students.bilstm import BiLSTMStudent, BiLSTMStudentOptions
+from retrikt_students.training import MAX_HELD_OUT, split_held_out, training_sample
+from test_student_onnx import TASK, make_data
+from test_train_on import SMALL, Recording
+
+from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions
+from retrikt_core.builtin.retrievers import KnnRetriever
+from retrikt_core.errors import OptionError
+from retrikt_core.interpolation import tune_interpolation
+
+
+def knn_over(knowledge, k=4):
+    store = MemoryStore(MemoryStoreOptions(dim=256))
+    store.add(knowledge)
+    retriever = KnnRetriever(KnnRetriever.Options(k=k))
+    retriever.bind([store])
+    return retriever
+
+
+@pytest.mark.parametrize(
+    ("train_on", "held_out", "trained", "held"),
+    [
+        (0, 0.1, 72, 8),
+        (0, 5, 75, 5),
+        (0, 0.0, 80, 0),
+        (0, 500, 1, 79),
+        (20, 0.1, 20, 60),
+    ],
+)
+def test_held_out_entries_are_the_untrained_ones(train_on, held_out, trained, held):
+    keep, kept_out = split_held_out(80, train_on, held_out, seed=2)
+    assert (len(keep), len(kept_out)) == (trained, held)
+    assert not set(keep) & set(kept_out) and keep == sorted(keep)
+    if train_on:
+        assert keep == training_sample(80, train_on, seed=2), "train_on draws as without lam_fit"
+    assert (keep, kept_out) == split_held_out(80, train_on, held_out, seed=2)
+
+
+def test_many_untrained_entries_are_sampled_down():
+    keep, held = split_held_out(MAX_HELD_OUT + 1100, 100, 0.1, seed=0)
+    assert len(keep) == 100 and len(held) == MAX_HELD_OUT and not set(keep) & set(held)
+
+
+def test_lam_is_the_best_mix_on_the_held_out_entries():
+    kshot, knowledge = make_data()
+    recording = Recording(knn_over(knowledge))
+    student = BiLSTMStudent(BiLSTMStudentOptions(lam_fit="held_out", held_out=8, **SMALL))
+    stats = student.fit(TASK, kshot, knowledge, recording, seed=0)
+    _, held = split_held_out(80, 0, 8, seed=0)
+    held_examples = [knowledge[i].example for i in held]
+    assert stats["trained_on_entries"] == 72 and stats["lam_fit_entries"] == 8
+    assert recording.asked[-8:] == [e.id for e in held_examples], "chosen on the held-out entries"
+    assert not set(recording.asked[:-8]) & {e.id for e in held_examples}, "never trained on"
+    targets = np.array([knowledge[i].teacher_probs for i in held])
+    expected = tune_interpolation(
+        student.own_proba(held_examples),
+        recording.retriever.retrieve(held_examples),
+        targets,
+        tuple(np.round(np.linspace(0, 1, 21), 2)),
+        (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+    )
+    assert (student.lam, student.knn_temperature) == expected
+    assert (stats["lam"], stats["knn_temperature"]) == expected
+
+
+def test_an_untrained_student_leans_on_neighbours_that_match_the_teacher():
+    kshot, knowledge = make_data()
+    # A student that barely moves from its start is near uniform; the
+    # neighbours carry the teacher's labels, so the held-out fit trusts them.
+    still = dict(SMALL, lr=1e-7, epochs=1)
+    student = BiLSTMStudent(BiLSTMStudentOptions(lam_fit="held_out", held_out=16, **still))
+    student.fit(TASK, kshot, knowledge, knn_over(knowledge), seed=0)
+    assert student.lam >= 0.9
+    fixed = BiLSTMStudent(BiLSTMStudentOptions(lam_fit="held_out", lam=0.3, **still))
+    fixed.fit(TASK, kshot, knowledge, knn_over(knowledge), seed=0)
+    assert fixed.lam == 0.3, "a configured lam is kept; only the temperature is chosen"
+
+
+def test_learned_retrieval_chooses_lam_in_its_own_space(tmp_path):
+    kshot, knowledge = make_data()
+    states = np.random.default_rng(0).normal(size=(80, 8)).astype(np.float32)
+    options = BiLSTMStudentOptions(retrieval="learned", lam_fit="held_out", **SMALL)
+    student = BiLSTMStudent(options)
+    stats = student.fit(TASK, kshot, knowledge, knn_over(knowledge), seed=0, teacher_states=states)
+    assert stats["lam_fit_entries"] == 8 and 0.0 <= student.lam <= 1.0
+    assert len(student.learned_keys.ids) == 80, "held-out entries are still keys"
+    student.save_pretrained(tmp_path / "s")
+    again = BiLSTMStudent.from_pretrained(tmp_path / "s")
+    assert (again.lam, again.knn_temperature) == (student.lam, student.knn_temperature)
+
+
+def test_a_fractional_held_out_count_is_refused_with_its_name():
+    with pytest.raises(OptionError, match="whole") as info:
+        BiLSTMStudentOptions(held_out=2.5)
+    assert info.value.field == "held_out"
