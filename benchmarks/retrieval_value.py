@@ -9,16 +9,18 @@ run's own entries and k-shot examples left out) up to the largest store. Per
 student seed:
 
 - ``size``: stores of each ``--sizes`` entries; KD (no retrieval), RetriKT
-  with the store's fixed hashed n-gram keys, and RetriKT with learned
-  retrieval (keys in the student's space, relational loss);
+  with the store's fixed hashed n-gram keys and lam learned in training
+  (``store``) or chosen on held-out store entries (``store-held``), and
+  learned retrieval (keys in the student's space, relational loss, lam
+  chosen on held-out entries: ``learned-held``);
 - ``sample``: trained on the smallest store's entries, retrieving from the
-  largest store;
+  largest store (lam chosen on the entries it did not train on);
 - ``added``: the students trained on the smallest store, the rest of the
   largest store added afterwards without retraining (fixed keys: the store
   encodes them; learned: the student does), beside retraining on all of it,
   with the CPU seconds each costs.
 
-For every retrieving arm it also records the learned lambda and the
+For every retrieving arm it also records the lambda in use and the
 eval-label lambda ceiling (best accuracy over a lambda grid: a bound, not a
 way to choose lambda). Resumable: labels, teacher states, trained students
 and each arm's result are kept under ``--work``.
@@ -32,6 +34,7 @@ Prints Markdown tables and writes benchmarks/results/retrieval-value.json.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import random
 import statistics
@@ -143,10 +146,19 @@ def scores(student: Any, retriever: Any, evaluation: list[Example]) -> dict[str,
     return out
 
 
+# Arm suffix -> (where the student retrieves, how lam is chosen).
+ARMS = {
+    "kd": (None, None),
+    "store": ("store", "training"),
+    "store-held": ("store", "held_out"),
+    "learned-held": ("learned", "held_out"),
+}
+
+
 def train(
     name: str,
     seed: int,
-    retrieval: str | None,
+    arm: str,
     entries: list[Knowledge],
     states: np.ndarray,
     context: dict[str, Any],
@@ -156,10 +168,11 @@ def train(
     ``work/students/<name>-s<seed>``."""
     from retrikt_students.tiny_transformer import TransformerStudent, TransformerStudentOptions
 
+    retrieval, lam_fit = ARMS[arm]
     folder = context["work"] / "students" / f"{name}-s{seed}"
     options = dict(STUDENT, train_on=train_on)
     if retrieval:
-        options["retrieval"] = retrieval
+        options.update(retrieval=retrieval, lam_fit=lam_fit)
     retriever = retriever_over(entries) if retrieval else None
     done = folder / "cpu_seconds.json"
     if done.is_file():
@@ -178,42 +191,47 @@ def train(
     return student, retriever, seconds
 
 
-def measure_seed(seed: int, sizes: list[int], context: dict[str, Any]) -> dict[str, Any]:
+def measure_seed(
+    seed: int, sizes: list[int], context: dict[str, Any], wanted: Any
+) -> dict[str, Any]:
+    """Each arm of one student seed that ``wanted(name)`` selects."""
     entries, states, evaluation = context["entries"], context["states"], context["eval"]
     small, large = min(sizes), max(sizes)
     rows: dict[str, Any] = {}
-    for size in sizes:
-        for arm in (None, "store", "learned"):
-            name = f"size{size}-{arm or 'kd'}"
-            student, retriever, seconds = train(
-                name, seed, arm, entries[:size], states[:size], context
-            )
-            rows[name] = {**scores(student, retriever, evaluation), "cpu_seconds": seconds}
-            print(f"seed {seed} {name}: {100 * rows[name]['accuracy']:.1f}", flush=True)
-    for arm in ("store", "learned"):
-        name = f"sample{small}of{large}-{arm}"
-        student, retriever, seconds = train(
-            name, seed, arm, entries[:large], states[:large], context, train_on=small
-        )
+
+    def record(name: str, student: Any, retriever: Any, seconds: float) -> None:
         rows[name] = {**scores(student, retriever, evaluation), "cpu_seconds": seconds}
         print(f"seed {seed} {name}: {100 * rows[name]['accuracy']:.1f}", flush=True)
+
+    for size in sizes:
+        for arm in ARMS:
+            name = f"size{size}-{arm}"
+            if wanted(name):
+                record(name, *train(name, seed, arm, entries[:size], states[:size], context))
+    for arm in ("store", "store-held", "learned-held"):
+        name = f"sample{small}of{large}-{arm}"
+        if wanted(name):
+            trained = train(
+                name, seed, arm, entries[:large], states[:large], context, train_on=small
+            )
+            record(name, *trained)
     added = entries[small:large]
-    for arm in ("store", "learned"):
+    for arm in ("store", "store-held", "learned-held"):
+        name = f"added{large - small}to{small}-{arm}"
+        if not wanted(name):
+            continue
         student, retriever, _ = train(
             f"size{small}-{arm}", seed, arm, entries[:small], states[:small], context
         )
         start = time.process_time()
-        if arm == "store":
+        if ARMS[arm][0] == "store":
             retriever.stores[0].add(added)
         else:
             folder = context["work"] / "added" / f"{arm}-s{seed}"
             folder.mkdir(parents=True, exist_ok=True)
             student.add_own_keys(added, folder)
             retriever = student.own_retriever()
-        seconds = time.process_time() - start
-        name = f"added{large - small}to{small}-{arm}"
-        rows[name] = {**scores(student, retriever, evaluation), "cpu_seconds": seconds}
-        print(f"seed {seed} {name}: {100 * rows[name]['accuracy']:.1f}", flush=True)
+        record(name, student, retriever, time.process_time() - start)
     return rows
 
 
@@ -225,17 +243,26 @@ def summary(values: list[float]) -> str:
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
-    arms = list(next(iter(results.values())))
+    def order(arm: str) -> tuple[int, int, int]:
+        regime, _, suffix = arm.partition("-")
+        kind = next(i for i, name in enumerate(("size", "sample", "added")) if arm.startswith(name))
+        return (
+            kind,
+            int("".join(c if c.isdigit() else " " for c in regime).split()[0]),
+            list(ARMS).index(suffix),
+        )
+
+    arms = sorted({arm for rows in results.values() for arm in rows}, key=order)
     lines = [
-        "| arm | accuracy | own alone | learned λ | λ ceiling | CPU s |",
+        "| arm | accuracy | own alone | lam | λ ceiling | CPU s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for arm in arms:
-        rows = [results[seed][arm] for seed in results]
+        rows = [results[seed][arm] for seed in results if arm in results[seed]]
         lam = [r["lam"] for r in rows if "lam" in r]
         ceiling = [r["ceiling"] for r in rows if "ceiling" in r]
         cells = [
-            arm,
+            f"{arm} ({len(rows)} seeds)" if len(rows) < len(results) else arm,
             summary([r["accuracy"] for r in rows]),
             summary([r["own"] for r in rows]),
             f"{statistics.mean(lam):.2f}" if lam else "-",
@@ -255,6 +282,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=STUDENT["epochs"], help="student epochs")
     parser.add_argument("--work", type=Path, default=Path("runs/retrieval-value"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/retrieval-value.json"))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=["*"],
+        help="arm name patterns to measure (e.g. 'size2000-*'); results of other arms "
+        "already in --out are kept",
+    )
     args = parser.parse_args()
     STUDENT["epochs"] = args.epochs
     from retrikt_students import static_vectors
@@ -274,15 +308,21 @@ def main() -> None:
         "entries": entries,
         "states": teacher_states(entries, args.work, teacher),
     }
-    results = {}
+    previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results = previous.get("results", {}) if previous.get("sizes") == args.sizes else {}
+
+    def wanted(name: str) -> bool:
+        return any(fnmatch.fnmatch(name, pattern) for pattern in args.only)
+
     for seed in args.seeds:
-        results[str(seed)] = measure_seed(seed, sorted(args.sizes), context)
+        measured = measure_seed(seed, sorted(args.sizes), context, wanted)
+        results[str(seed)] = {**results.get(str(seed), {}), **measured}
         atomic_write_json(
             args.out,
             {
                 "run": str(args.run),
                 "sizes": args.sizes,
-                "seeds": args.seeds,
+                "seeds": sorted(set(args.seeds) | {int(seed) for seed in results}),
                 "student": STUDENT,
                 "k": K,
                 "results": results,
