@@ -37,6 +37,7 @@ import argparse
 import fnmatch
 import json
 import random
+import re
 import statistics
 import time
 from pathlib import Path
@@ -153,6 +154,7 @@ ARMS = {
     "store-held": ("store", "held_out"),
     "learned-held": ("learned", "held_out"),
 }
+RETRIEVING = tuple(arm for arm, (retrieval, _) in ARMS.items() if retrieval)
 
 
 def train(
@@ -208,7 +210,7 @@ def measure_seed(
             name = f"size{size}-{arm}"
             if wanted(name):
                 record(name, *train(name, seed, arm, entries[:size], states[:size], context))
-    for arm in ("store", "store-held", "learned-held"):
+    for arm in RETRIEVING:
         name = f"sample{small}of{large}-{arm}"
         if wanted(name):
             trained = train(
@@ -216,7 +218,7 @@ def measure_seed(
             )
             record(name, *trained)
     added = entries[small:large]
-    for arm in ("store", "store-held", "learned-held"):
+    for arm in RETRIEVING:
         name = f"added{large - small}to{small}-{arm}"
         if not wanted(name):
             continue
@@ -244,13 +246,8 @@ def summary(values: list[float]) -> str:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     def order(arm: str) -> tuple[int, int, int]:
-        regime, _, suffix = arm.partition("-")
-        kind = next(i for i, name in enumerate(("size", "sample", "added")) if arm.startswith(name))
-        return (
-            kind,
-            int("".join(c if c.isdigit() else " " for c in regime).split()[0]),
-            list(ARMS).index(suffix),
-        )
+        regime, size, suffix = re.fullmatch(r"([a-z]+)(\d+)[a-z0-9]*-(.+)", arm).groups()
+        return ("size", "sample", "added").index(regime), int(size), list(ARMS).index(suffix)
 
     arms = sorted({arm for rows in results.values() for arm in rows}, key=order)
     lines = [
