@@ -18,12 +18,15 @@ student seed:
 - ``added``: the students trained on the smallest store, the rest of the
   largest store added afterwards without retraining (fixed keys: the store
   encodes them; learned: the student does), beside retraining on all of it,
-  with the CPU seconds each costs.
+  with the CPU seconds each costs; ``-fit`` arms then choose lam again on
+  the added entries, which the student never trained on (``retrikt store
+  add --fit-mixing``).
 
 For every retrieving arm it also records the lambda in use and the
-eval-label lambda ceiling (best accuracy over a lambda grid: a bound, not a
-way to choose lambda). Resumable: labels, teacher states, trained students
-and each arm's result are kept under ``--work``.
+eval-label lambda ceiling (best accuracy over a lambda grid and the lambda
+in use, at the temperature in use: a bound, not a way to choose lambda).
+Resumable: labels, teacher states, trained students and each arm's result
+are kept under ``--work``.
 
     .venv/bin/python benchmarks/retrieval_value.py --run runs/students/sst2-s0-compact \\
         --sizes 2000 8000 --seeds 0 1 2
@@ -136,7 +139,7 @@ def scores(student: Any, retriever: Any, evaluation: list[Example]) -> dict[str,
         str(lam): float(
             (interpolate(own, neighbors, lam, student.knn_temperature).argmax(1) == gold).mean()
         )
-        for lam in LAMS
+        for lam in sorted({*LAMS, round(float(student.lam), 2)})
     }
     out.update(
         accuracy=float((mixed.argmax(1) == gold).mean()),
@@ -155,6 +158,10 @@ ARMS = {
     "learned-held": ("learned", "held_out"),
 }
 RETRIEVING = tuple(arm for arm, (retrieval, _) in ARMS.items() if retrieval)
+# Added-knowledge arms may also choose lam again on the added entries
+# (`retrikt store add --fit-mixing`).
+FIT = "-fit"
+ORDER = list(ARMS) + [arm + FIT for arm in RETRIEVING]
 
 
 def train(
@@ -218,8 +225,8 @@ def measure_seed(
             )
             record(name, *trained)
     added = entries[small:large]
-    for arm in RETRIEVING:
-        name = f"added{large - small}to{small}-{arm}"
+    for arm, fit in [(arm, fit) for fit in (False, True) for arm in RETRIEVING]:
+        name = f"added{large - small}to{small}-{arm}{FIT if fit else ''}"
         if not wanted(name):
             continue
         student, retriever, _ = train(
@@ -233,6 +240,8 @@ def measure_seed(
             folder.mkdir(parents=True, exist_ok=True)
             student.add_own_keys(added, folder)
             retriever = student.own_retriever()
+        if fit:
+            student.fit_mixing(added, retriever)
         record(name, student, retriever, time.process_time() - start)
     return rows
 
@@ -247,7 +256,7 @@ def summary(values: list[float]) -> str:
 def table(results: dict[str, dict[str, Any]]) -> str:
     def order(arm: str) -> tuple[int, int, int]:
         regime, size, suffix = re.fullmatch(r"([a-z]+)(\d+)[a-z0-9]*-(.+)", arm).groups()
-        return ("size", "sample", "added").index(regime), int(size), list(ARMS).index(suffix)
+        return ("size", "sample", "added").index(regime), int(size), ORDER.index(suffix)
 
     arms = sorted({arm for rows in results.values() for arm in rows}, key=order)
     lines = [

@@ -413,6 +413,14 @@ class Student(Component):
         the run's retriever's neighbours, does nothing."""
         return False
 
+    def fit_mixing(self, entries: list[Knowledge], retriever: Retriever) -> bool:
+        """Choose ``lam`` and the neighbour temperature again (those its
+        options leave free) on labelled ``entries`` it never trained on, such
+        as knowledge added after training, whose neighbours ``retriever``
+        finds (each entry's own left out); True if it did. The default, for
+        a student with no interpolation settings, does nothing."""
+        return False
+
     def encode(self, examples: list[Example]) -> list[list[float]]:
         """Dense keys for a store; students without an encoder raise."""
         raise NotImplementedError(f"student {self.name!r} has no encoder")

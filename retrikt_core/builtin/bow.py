@@ -190,6 +190,20 @@ class BowKnnStudent(Student):
             return own.tolist()
         return interpolate(own, neighbors, self.lam, self.knn_temperature).tolist()
 
+    def fit_mixing(self, entries: list[Knowledge], retriever: Retriever) -> bool:
+        o = self.options
+        if o.lam >= 0 and o.knn_temperature >= 0:
+            return False  # both fixed by the options: nothing to choose
+        examples = [k.example for k in entries]
+        lam, temp = tune_interpolation(
+            np.asarray(self.predict_proba(examples)),
+            retriever.retrieve(examples),
+            np.asarray([k.teacher_probs for k in entries], dtype=np.float64),
+        )
+        self.lam = o.lam if o.lam >= 0 else lam
+        self.knn_temperature = o.knn_temperature if o.knn_temperature >= 0 else temp
+        return True
+
     def num_parameters(self) -> int:
         return self.model.num_parameters if self.model is not None else 0
 

@@ -18,6 +18,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from retrikt_core.bundle.load import BundleManifest, apply_retrieval
 from retrikt_core.errors import BundleError, InputError
 from retrikt_core.inspection.predict import ADDED_IN
 from retrikt_core.interfaces import KnowledgeStore, Student
@@ -28,15 +29,30 @@ from retrikt_core.records import Knowledge
 KNOWLEDGE_FILE = Path("stages") / "extract" / "knowledge.jsonl"
 
 
+# Two scalars chosen on fewer entries than this follow their noise.
+MIN_MIXING_ENTRIES = 50
+
+
+@dataclass
+class Mixing:
+    """The interpolation settings a bundle predicts with: ``lam`` and the
+    neighbour temperature."""
+
+    lam: float
+    knn_temperature: float
+
+
 @dataclass
 class Addition:
     """What :func:`add_to_bundle` did: entries added, entries skipped (their
-    text already in the store, or repeated in what was given), and the
-    bundle's store version after it."""
+    text already in the store, or repeated in what was given), the bundle's
+    store version after it, and, when the mixing was chosen again on the
+    added entries, the settings before and after."""
 
     added: int
     skipped: int
     store_version: int
+    mixing: tuple[Mixing, Mixing] | None = None
 
 
 def read_labelled(
@@ -152,14 +168,24 @@ def label_with_teacher(
 
 
 def add_to_bundle(
-    bundle_dir: str | Path, entries: list[Knowledge], plugins: Plugins | None = None
+    bundle_dir: str | Path,
+    entries: list[Knowledge],
+    plugins: Plugins | None = None,
+    fit_mixing: bool = False,
 ) -> Addition:
     """Append ``entries`` (less those whose text the bundle's store already
     holds, or that repeat one another) to every store of the bundle in
     ``bundle_dir`` and rewrite its manifest, checksums and model card; the
     student is untouched. The bundle is checked first (a damaged one is
     refused, naming the file) and written to a copy that replaces it only
-    once complete; an addition with nothing new changes nothing."""
+    once complete; an addition with nothing new changes nothing.
+
+    With ``fit_mixing``, ``lam`` and the neighbour temperature in
+    ``bundle.json`` are chosen again on the added entries, which the student
+    never trained on (best cross-entropy to their teacher labels): a student
+    trained on every entry of its store learns to ignore its neighbours, and
+    added knowledge is where they know more than it does. Predictions then
+    change for every input, not only through the new entries."""
     from retrikt_core.atomic import commit_directory
     from retrikt_core.bundle.export import write_manifest
     from retrikt_core.bundle.load import file_records, read_manifest
@@ -189,6 +215,12 @@ def add_to_bundle(
         new.append(replace(entry, id=f"add{version}-{len(new):07d}", provenance=provenance))
     if not new:
         return Addition(added=0, skipped=len(entries), store_version=manifest.store_version)
+    if fit_mixing and len(new) < MIN_MIXING_ENTRIES:
+        raise InputError(
+            f"--fit-mixing: {len(new)} new entries; choosing lam on fewer than "
+            f"{MIN_MIXING_ENTRIES} follows their noise (add more, or leave lam as trained)"
+        )
+    mixing = None
     partial = bundle_dir.with_name(bundle_dir.name + ".adding")
     if partial.exists():
         shutil.rmtree(partial)
@@ -205,23 +237,60 @@ def add_to_bundle(
         student = load_component(partial / manifest.student["dir"], "student", plugins)
         assert isinstance(student, Student)
         student.add_own_keys(new, partial / manifest.student["dir"])
+        if fit_mixing:
+            mixing = _fit_mixing(student, manifest, stores, new, plugins, bundle_dir)
         manifest.store_version = version
         manifest.files = file_records(partial)
         for record in manifest.stores:
             record["bytes"] = manifest.bytes_under(record["dir"])
-        _note_in_card(partial / "README.md", version, len(new), manifest.stores)
+        _note_in_card(partial / "README.md", version, len(new), manifest.stores, mixing)
         write_manifest(partial, manifest)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     commit_directory(partial, bundle_dir)
-    return Addition(added=len(new), skipped=len(entries) - len(new), store_version=version)
+    return Addition(
+        added=len(new), skipped=len(entries) - len(new), store_version=version, mixing=mixing
+    )
+
+
+def _fit_mixing(
+    student: Student,
+    manifest: BundleManifest,
+    stores: list[KnowledgeStore],
+    new: list[Knowledge],
+    plugins: Plugins,
+    where: Path,
+) -> tuple[Mixing, Mixing]:
+    """Choose the student's lam and temperature on the added entries, with
+    neighbours from the bundle's stores as they now are, and record them in
+    ``manifest.retrieval``: ``(before, after)``."""
+    settings = manifest.retrieval
+    assert settings is not None
+    apply_retrieval(student, settings, where)  # the settings the bundle predicted with
+    before = Mixing(
+        float(getattr(student, "lam", 0.0)), float(getattr(student, "knn_temperature", 1.0))
+    )
+    config = dict(settings.retriever)
+    cls = plugins.registry.get("retriever", config.pop("plugin"))
+    retriever = cls(cls.Options(**config))
+    retriever.bind(stores)
+    if not student.fit_mixing(new, student.own_retriever() or retriever):
+        raise InputError(
+            f"--fit-mixing: student {student.name!r} has no lam or temperature left to "
+            "choose (its options fix both, or it does not interpolate)"
+        )
+    after = Mixing(float(student.lam), float(student.knn_temperature))
+    settings.lam, settings.knn_temperature = after.lam, after.knn_temperature
+    return before, after
 
 
 CARD_SECTION = "## Knowledge added after training"
 
 
-def _note_in_card(card: Path, version: int, added: int, stores: list[dict]) -> None:
+def _note_in_card(
+    card: Path, version: int, added: int, stores: list[dict], mixing: tuple[Mixing, Mixing] | None
+) -> None:
     """One line per addition in the model card, under its own heading (the
     card's figures above it describe the bundle as exported)."""
     if not card.is_file():
@@ -231,5 +300,13 @@ def _note_in_card(card: Path, version: int, added: int, stores: list[dict]) -> N
         text += f"\n{CARD_SECTION}\n\n"
     sizes = ", ".join(f"`{s['name']}` {s['entries']:,} entries" for s in stores)
     text += f"- store version {version}: {added:,} entries added by `retrikt store add` "
-    text += f"({sizes})\n"
+    text += f"({sizes})"
+    if mixing is not None:
+        before, after = mixing
+        text += (
+            f"; lam {before.lam:.2f} -> {after.lam:.2f} and neighbour temperature "
+            f"{before.knn_temperature:.2f} -> {after.knn_temperature:.2f}, chosen on the "
+            "added entries"
+        )
+    text += "\n"
     card.write_text(text, encoding="utf-8")

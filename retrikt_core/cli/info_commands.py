@@ -142,6 +142,15 @@ def store_add_command(
             help="a finished run whose teacher labels the rows that have no teacher_probs",
         ),
     ] = None,
+    fit_mixing: Annotated[
+        bool,
+        typer.Option(
+            "--fit-mixing",
+            help="choose lam and the neighbour temperature again on the added entries, which "
+            "the student never trained on (at least 50); predictions then change for every "
+            "input, not only through the new entries",
+        ),
+    ] = False,
 ) -> None:
     """Add knowledge to a bundle's store(s) without retraining its student:
     new entries are encoded as the store's others were (a student that
@@ -158,7 +167,7 @@ def store_add_command(
         entries = read_labelled(file, len(names), pairs, unlabelled=teacher is not None)
         if teacher is not None:
             entries = label_with_teacher(entries, teacher, names)
-        done = add_to_bundle(bundle, entries)
+        done = add_to_bundle(bundle, entries, fit_mixing=fit_mixing)
     skipped = (
         f", {done.skipped} skipped (already in the store, or repeated)" if done.skipped else ""
     )
@@ -166,3 +175,11 @@ def store_add_command(
         f"{bundle}: {done.added} entries added{skipped}; store version {done.store_version}",
         highlight=False,
     )
+    if done.mixing is not None:
+        before, after = done.mixing
+        console.print(
+            f"lam {before.lam:.2f} -> {after.lam:.2f}, neighbour temperature "
+            f"{before.knn_temperature:.2f} -> {after.knn_temperature:.2f} "
+            f"(chosen on the {done.added} added entries)",
+            highlight=False,
+        )

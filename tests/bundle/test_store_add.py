@@ -211,3 +211,82 @@ def test_a_teacher_for_other_labels_or_a_folder_without_one_is_refused(bundle, s
         label_with_teacher(entries, run_dir, ["bad", "good"])
     with pytest.raises(InputError, match="not a finished run"):
         label_with_teacher(entries, tmp_path, ["negative", "positive"])
+
+
+def paired_rows(pairs=30):
+    """Pairs of entries that share rare words and a confident teacher label:
+    each entry's best neighbour (its own entry left out) knows its label,
+    which the student, having never seen those words, does not."""
+    rows = []
+    for i in range(pairs):
+        label = i % 2
+        probs = [0.05, 0.95] if label else [0.95, 0.05]
+        for variant in ("first", "second"):
+            rows.append({"text": f"zq{i}a zq{i}b zq{i}c {variant}", "teacher_probs": probs})
+    return rows
+
+
+def test_fit_mixing_chooses_lam_on_the_added_entries(bundle, tmp_path):
+    from retrikt_core.interpolation import tune_interpolation
+
+    store = bundle / "stores" / "store"
+    entries_before = (store / "entries.jsonl").read_bytes()
+    student_dir = bundle / read_manifest(bundle).student["dir"]
+    student_before = {p.name: p.read_bytes() for p in student_dir.iterdir() if p.is_file()}
+    before = read_manifest(bundle).retrieval
+    file = write_rows(tmp_path / "pairs.jsonl", paired_rows())
+    done = add_to_bundle(bundle, read_labelled(file, 2), fit_mixing=True)
+    assert done.added == 60 and done.mixing is not None
+    old, new = done.mixing
+    assert (old.lam, old.knn_temperature) == (before.lam, before.knn_temperature)
+    manifest = read_manifest(bundle)  # checksums hold after the rewrite
+    assert (manifest.retrieval.lam, manifest.retrieval.knn_temperature) == (
+        new.lam,
+        new.knn_temperature,
+    )
+    assert new.lam > old.lam, "neighbours that know the label earn weight"
+    # The choice is the best cross-entropy on the added entries, each
+    # retrieving from the grown store with its own entry left out.
+    loaded = load_bundle(bundle)
+    assert (loaded.student.lam, loaded.student.knn_temperature) == (new.lam, new.knn_temperature)
+    added = [e for e in loaded.stores[0].entries() if e.provenance.get("added_in") == 2]
+    examples = [e.example for e in added]
+    expected = tune_interpolation(
+        np.asarray(loaded.student.predict_proba(examples)),
+        loaded.retriever.retrieve(examples),
+        np.asarray([e.teacher_probs for e in added]),
+    )
+    assert (new.lam, new.knn_temperature) == expected
+    # Only bundle.json's settings change: the student's files and the
+    # earlier entries keep their bytes.
+    assert {p.name: p.read_bytes() for p in student_dir.iterdir() if p.is_file()} == student_before
+    assert (store / "entries.jsonl").read_bytes().startswith(entries_before)
+    assert f"lam {old.lam:.2f} -> {new.lam:.2f}" in (bundle / "README.md").read_text()
+
+
+def test_fit_mixing_is_refused_on_too_few_entries_or_fixed_settings(bundle, small_run, tmp_path):
+    before = (bundle / "bundle.json").read_bytes()
+    few = read_labelled(write_rows(tmp_path / "few.jsonl", paired_rows(10)), 2)
+    with pytest.raises(InputError, match="20 new entries; choosing lam on fewer than 50"):
+        add_to_bundle(bundle, few, fit_mixing=True)
+    assert (bundle / "bundle.json").read_bytes() == before
+    config, _, _ = small_run
+    fixed_run, fixed = tmp_path / "fixed-run", tmp_path / "fixed"
+    make_pipeline(config, fixed_run, ["student.lam=0.3", "student.knn_temperature=0.5"]).run()
+    export_bundle(fixed_run, fixed)
+    before = (fixed / "bundle.json").read_bytes()
+    many = read_labelled(write_rows(tmp_path / "many.jsonl", paired_rows()), 2)
+    with pytest.raises(InputError, match="no lam or temperature left to choose"):
+        add_to_bundle(fixed, many, fit_mixing=True)
+    assert (fixed / "bundle.json").read_bytes() == before
+    assert not list(tmp_path.glob("fixed.*")), "no partial copy is left"
+
+
+def test_the_cli_fits_mixing_and_says_what_changed(bundle, tmp_path):
+    file = write_rows(tmp_path / "pairs.jsonl", paired_rows())
+    result = runner.invoke(app, ["store", "add", str(bundle), str(file), "--fit-mixing"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    lam = read_manifest(bundle).retrieval.lam
+    assert f"-> {lam:.2f}, neighbour temperature" in said
+    assert "chosen on the 60 added entries" in said

@@ -505,17 +505,25 @@ class RetrievalStudent(Student):
             self.lam = float(self._lam().detach())
             self.knn_temperature = float(self._log_temp.detach().exp())
             if held:
-                self._fit_mixing([store_entries[i] for i in held], retriever)
+                self.fit_mixing([store_entries[i] for i in held], retriever)
                 stats["lam_fit_entries"] = len(held)
             stats.update(lam=self.lam, knn_temperature=self.knn_temperature)
         return stats
 
-    def _fit_mixing(self, held: list[Knowledge], retriever: Retriever) -> None:
+    def fit_mixing(self, held: list[Knowledge], retriever: Retriever) -> bool:
         """Choose lam and the neighbour temperature (those not fixed by the
         options) on store entries the student did not train on: their own
         entry is left out of their neighbours, and the teacher's labels are
-        the targets, so nothing of the evaluation data is used."""
+        the targets, so nothing of the evaluation data is used. At most
+        :data:`MAX_HELD_OUT` entries are scored, spread evenly over ``held``."""
         o = self.options
+        if o.lam >= 0 and o.knn_temperature > 0:
+            return False  # both fixed by the options: nothing to choose
+        if not held or any(not k.teacher_probs for k in held):
+            raise ValueError("fit_mixing needs entries with teacher_probs")
+        if len(held) > MAX_HELD_OUT:
+            step = len(held) / MAX_HELD_OUT
+            held = [held[int(i * step)] for i in range(MAX_HELD_OUT)]
         examples = [k.example for k in held]
         found = (self.own_retriever() or retriever).retrieve(examples)
         lams = (o.lam,) if o.lam >= 0 else tuple(np.round(np.linspace(0, 1, 21), 2))
@@ -528,6 +536,7 @@ class RetrievalStudent(Student):
         self.lam, self.knn_temperature = tune_interpolation(
             self.own_proba(examples), found, targets, lams, temperatures
         )
+        return True
 
     def wants_teacher_states(self) -> bool:
         return self.options.hidden_weight > 0 or self.options.retrieval == "learned"

@@ -100,3 +100,36 @@ def test_a_fractional_held_out_count_is_refused_with_its_name():
     with pytest.raises(OptionError, match="whole") as info:
         BiLSTMStudentOptions(held_out=2.5)
     assert info.value.field == "held_out"
+
+
+def test_fit_mixing_after_training_scores_an_even_spread_of_the_entries(monkeypatch):
+    import retrikt_students.training as training
+
+    kshot, knowledge = make_data()
+    student = BiLSTMStudent(BiLSTMStudentOptions(**SMALL))
+    student.fit(TASK, kshot, knowledge[:40], knn_over(knowledge[:40]), seed=0)
+    monkeypatch.setattr(training, "MAX_HELD_OUT", 10)
+    recording = Recording(knn_over(knowledge))
+    assert student.fit_mixing(knowledge[40:], recording)
+    scored = [knowledge[i].example for i in range(40, 80, 4)]
+    assert recording.asked == [e.id for e in scored], "every 4th of 40 entries: 10"
+    expected = tune_interpolation(
+        student.own_proba(scored),
+        recording.retriever.retrieve(scored),
+        np.array([e.teacher_probs for e in knowledge[40:80:4]]),
+        tuple(np.round(np.linspace(0, 1, 21), 2)),
+        (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+    )
+    assert (student.lam, student.knn_temperature) == expected
+
+
+def test_fit_mixing_keeps_settings_the_options_fix():
+    kshot, knowledge = make_data()
+    fixed = BiLSTMStudent(BiLSTMStudentOptions(lam=0.3, knn_temperature=0.5, **SMALL))
+    fixed.fit(TASK, kshot, knowledge[:40], knn_over(knowledge[:40]), seed=0)
+    assert not fixed.fit_mixing(knowledge[40:], knn_over(knowledge))
+    assert (fixed.lam, fixed.knn_temperature) == pytest.approx((0.3, 0.5))
+    half = BiLSTMStudent(BiLSTMStudentOptions(lam=0.3, **SMALL))
+    half.fit(TASK, kshot, knowledge[:40], knn_over(knowledge[:40]), seed=0)
+    assert half.fit_mixing(knowledge[40:], knn_over(knowledge))
+    assert half.lam == pytest.approx(0.3)
