@@ -60,6 +60,14 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
     }
 
 
+def finished_runs(paths: list[Path]) -> list[dict[str, Any]]:
+    """:func:`read_run` of each finished run among ``paths``; exits when none is."""
+    runs = [run for run in map(read_run, paths) if run is not None]
+    if not runs:
+        raise SystemExit("no finished runs named <task>-s<seed>[-<variant>] among the arguments")
+    return runs
+
+
 def knowledge_cpu_seconds(stages: dict[str, Any]) -> float:
     return sum(
         stages.get(name, {}).get("cpu_seconds", 0) or 0 for name in ("tune", "reinforce", "extract")
@@ -196,9 +204,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run directories")
     parser.add_argument("--out", default="benchmarks/results/method.json")
     args = parser.parse_args()
-    runs = [run for run in map(read_run, args.runs) if run is not None]
-    if not runs:
-        raise SystemExit("no finished runs named <task>-s<seed>[-<variant>] among the arguments")
+    runs = finished_runs(args.runs)
     print("Accuracy (%), mean ± std over seeds\n")
     print("\n".join(table(runs, "accuracy")))
     print("\nMacro-F1 (%), mean ± std over seeds\n")

@@ -1,0 +1,128 @@
+"""The size-quality frontier from finished runs of benchmarks/students.sh:
+for each student (variant), its parameters, accuracy with KD and with
+retrieval (mean ± std over seeds) and examples/s, beside the teacher and
+SetFit measured in the same runs. It reads runs; it does not run them:
+
+    for s in 0 1 2; do benchmarks/students.sh sst2 $s; done
+    .venv/bin/python benchmarks/frontier.py runs/students/sst2-s*
+
+Prints a Markdown table, writes benchmarks/results/frontier-<task>.json and
+plots accuracy against parameters (log scale) to frontier-<task>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+from typing import Any
+
+from method import finished_runs
+
+from retrikt_core.atomic import atomic_write_json
+
+ROWS = (  # (label, method) measured once per seed, whatever the student
+    ("teacher: SmolLM2-135M, tuned soft prompt", "teacher"),
+    ("SetFit on all-MiniLM-L6-v2 (k-shot only)", "setfit_baseline"),
+)
+
+
+def summary(values: list[float]) -> dict[str, float | None]:
+    return {
+        "mean": statistics.mean(values) if values else None,
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+        "n": len(values),
+    }
+
+
+def show(s: dict[str, Any], scale: float = 100.0, digits: int = 1) -> str:
+    if s["mean"] is None:
+        return "-"
+    text = f"{scale * s['mean']:,.{digits}f}"
+    return text + (f" ± {scale * s['std']:.{digits}f}" if s["std"] is not None else "")
+
+
+def collect(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (variant, method), and one each for the teacher and SetFit."""
+    rows = []
+    for label, method in ROWS:
+        # Each seed's teacher and SetFit are shared by its variants: count a seed once.
+        by_seed = {r["seed"]: r["methods"][method] for r in runs if method in r["methods"]}
+        if by_seed:
+            rows.append(point(label, method, list(by_seed.values())))
+    for variant in sorted({r["variant"] for r in runs}):
+        group = [r for r in runs if r["variant"] == variant]
+        for method, how in (("kd_student", "KD"), ("retrikt_student", "RetriKT")):
+            found = [r["methods"][method] for r in group if method in r["methods"]]
+            if found:
+                rows.append(point(f"{variant} ({how})", method, found))
+    return rows
+
+
+def point(label: str, method: str, found: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "label": label,
+        "method": method,
+        "params": statistics.mean(m["params"] for m in found),
+        "accuracy": summary([m["accuracy"] for m in found]),
+        "examples_per_s": summary([m["examples_per_s"] for m in found]),
+        "seeds": len(found),
+    }
+
+
+def plot(rows: list[dict[str, Any]], task: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = plt.get_cmap("tab10").colors
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for j, row in enumerate(rows):
+        acc = row["accuracy"]
+        ax.errorbar(
+            row["params"],
+            100 * acc["mean"],
+            yerr=100 * (acc["std"] or 0),
+            fmt="s" if "RetriKT" in row["label"] else "o",
+            color=colors[j % 10],
+            capsize=3,
+            label=f"{row['label']}: {row['examples_per_s']['mean']:,.0f} ex/s",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters at inference (log scale)")
+    ax.set_ylabel(f"accuracy on {task} (%)")
+    ax.set_title(f"{task}: size-quality frontier (mean ± std over seeds)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories")
+    parser.add_argument("--out-dir", default="benchmarks/results")
+    args = parser.parse_args()
+    runs = finished_runs(args.runs)
+    for task in sorted({r["task"] for r in runs}):
+        mine = [r for r in runs if r["task"] == task]
+        rows = collect(mine)
+        seeds = sorted({r["seed"] for r in mine})
+        out = Path(args.out_dir)
+        result = {"task": task, "seeds": seeds, "rows": rows}
+        atomic_write_json(out / f"frontier-{task}.json", result)
+        plot(rows, task, out / f"frontier-{task}.png")
+        print(f"{task}, seeds {','.join(map(str, seeds))}")
+        print("| student or method | params | accuracy (%) | examples/s |")
+        print("|---|---:|---:|---:|")
+        for row in rows:
+            print(
+                f"| {row['label']} | {row['params'] / 1e6:.2f}M | {show(row['accuracy'])} "
+                f"| {show(row['examples_per_s'], 1.0, 0)} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
