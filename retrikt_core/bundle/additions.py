@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrikt_core.bundle.load import BundleManifest, apply_retrieval
+from retrikt_core.bundle.load import BundleManifest, apply_retrieval, bound_retriever
 from retrikt_core.errors import BundleError, InputError
 from retrikt_core.inspection.predict import ADDED_IN
 from retrikt_core.interfaces import KnowledgeStore, Student
@@ -271,11 +271,8 @@ def _fit_mixing(
     before = Mixing(
         float(getattr(student, "lam", 0.0)), float(getattr(student, "knn_temperature", 1.0))
     )
-    config = dict(settings.retriever)
-    cls = plugins.registry.get("retriever", config.pop("plugin"))
-    retriever = cls(cls.Options(**config))
-    retriever.bind(stores)
-    if not student.fit_mixing(new, student.own_retriever() or retriever):
+    retriever = student.own_retriever() or bound_retriever(settings, stores, plugins)
+    if not student.fit_mixing(new, retriever):
         raise InputError(
             f"--fit-mixing: student {student.name!r} has no lam or temperature left to "
             "choose (its options fix both, or it does not interpolate)"

@@ -330,14 +330,22 @@ def load_bundle(path: str | Path, runtime: str = "auto", plugins: Plugins | None
             loaded = load_component(path / store["dir"], "store", plugins)
             assert isinstance(loaded, KnowledgeStore)
             stores.append(loaded)
-        config = dict(manifest.retrieval.retriever)
-        cls = plugins.registry.get("retriever", config.pop("plugin"))
-        retriever = cls(cls.Options(**config))
-        retriever.bind(stores)
+        retriever = bound_retriever(manifest.retrieval, stores, plugins)
         # A student that learned to retrieve searches its own keys; the stores
         # stay loaded for their entries (shown with predictions, added to).
         retriever = student.own_retriever() or retriever
     return Bundle(path, manifest, student, retriever, stores, runtime)
+
+
+def bound_retriever(
+    settings: RetrievalSettings, stores: list[KnowledgeStore], plugins: Plugins
+) -> Retriever:
+    """The retriever ``bundle.json`` records, over the bundle's loaded stores."""
+    config = dict(settings.retriever)
+    cls = plugins.registry.get("retriever", config.pop("plugin"))
+    retriever = cls(cls.Options(**config))
+    retriever.bind(stores)
+    return retriever
 
 
 def is_bundle(path: str | Path) -> bool:
