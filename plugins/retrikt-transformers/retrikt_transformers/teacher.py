@@ -20,7 +20,12 @@ from retrikt_core.api import (
     placement,
     track,
 )
-from retrikt_transformers.models import SMOLLM2, load_causal_lm
+from retrikt_transformers.models import (
+    SMOLLM2,
+    float32_logits,
+    float32_residual,
+    load_causal_lm,
+)
 from retrikt_transformers.prompts import default_template, render
 
 
@@ -121,9 +126,8 @@ class LLMTeacher(Teacher):
         The LM head runs on those positions alone; over every position of a
         batch it would cost more than the whole transformer.
         """
-        # float32 for the softmax whatever the model's dtype (a no-op in float32)
         hidden = self._hidden_at(rows, positions)
-        return self.model.get_output_embeddings()(hidden).float().log_softmax(-1)
+        return float32_logits(self.model.get_output_embeddings(), hidden).log_softmax(-1)
 
     def _hidden_at(self, rows: list[list[int]], positions: list[list[int]]):
         """The final hidden states (after the last norm) at the given positions: ``[n, P, D]``."""
@@ -135,13 +139,19 @@ class LLMTeacher(Teacher):
         mask = torch.tensor(
             [[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.device
         )
-        out = self.model(
-            input_ids=input_ids, attention_mask=mask, output_hidden_states=True, logits_to_keep=1
-        )
+        embeds, context = float32_residual(self.model, input_ids)
+        with context:
+            out = self.model(
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                output_hidden_states=True,
+                logits_to_keep=1,
+            )
         hidden = out.hidden_states[-1]  # after the final norm
         offset = hidden.shape[1] - width  # virtual tokens that peft prepends
         index = torch.tensor(positions, device=self.device) + offset
-        return hidden[torch.arange(len(rows), device=self.device).unsqueeze(1), index]
+        rows_index = torch.arange(len(rows), device=self.device).unsqueeze(1)
+        return hidden[rows_index, index]
 
     # --- Teacher --------------------------------------------------------------
     def fit(self, task: Task, examples: list[Example], *, seed: int) -> dict[str, Any]:

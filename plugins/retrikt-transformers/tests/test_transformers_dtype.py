@@ -64,14 +64,46 @@ def test_a_bfloat16_generator_samples_from_float32_prompts():
     assert generator.prefix_embeddings(1, 2).dtype == torch.bfloat16
 
 
+def test_a_low_precision_model_keeps_its_residual_stream_and_logits_in_float32(monkeypatch):
+    import contextlib
+    import copy
+
+    from retrikt_transformers import models
+
+    full, _ = models.tiny_random_llama()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    embeds, context = models.float32_residual(full, ids)
+    assert embeds.dtype == torch.float32 and isinstance(context, contextlib.nullcontext)
+    low = copy.deepcopy(full).to(torch.bfloat16)
+    embeds, context = models.float32_residual(low, ids)
+    assert embeds.dtype == torch.float32
+    with context:
+        out = low(inputs_embeds=embeds, output_hidden_states=True)
+    # Every layer added to a float32 sum: the final norm's output is float32 too.
+    assert all(h.dtype == torch.float32 for h in out.hidden_states)
+    hidden = out.hidden_states[-1]
+    head = low.get_output_embeddings()
+    expected = hidden @ head.weight.float().T
+    # The head's rows are copied to float32 in slices; the slices join exactly.
+    monkeypatch.setattr(models, "HEAD_ROWS", 100)
+    logits = models.float32_logits(head, hidden)
+    assert logits.dtype == torch.float32 and logits.shape == expected.shape
+    assert torch.allclose(logits, expected, atol=1e-6)
+    # A float32 head is the head itself.
+    assert torch.equal(
+        models.float32_logits(full.get_output_embeddings(), hidden),
+        full.get_output_embeddings()(hidden),
+    )
+
+
 @pytest.mark.slow
 def test_bfloat16_labels_agree_with_float32_on_sst2_dev(tmp_path):
     """The teacher a run tunes (SmolLM2, an 8-token soft prompt on 16 SST-2
     train examples), scoring all 872 dev reviews in float32 and, loaded from
     the same saved prompt, in bfloat16 on this CPU: the same label on at least
-    97% of them. Measured on a CPU with AVX-512 BF16: 851 of 872 (97.6%); the
-    zero-shot teacher, 856 (98.2%). bfloat16 rounds every weight, and reviews
-    the teacher scores near 50/50 flip."""
+    99% of them. bfloat16 rounds every weight and every product, and about 7%
+    of the reviews sit within 0.47-0.53; the teacher keeps its residual stream
+    and its logits in float32, without which 15 of them flip (98.3%)."""
     import random
 
     from retrikt_core.builtin.tasks.presets import PresetOptions, SST2Task
@@ -93,4 +125,4 @@ def test_bfloat16_labels_agree_with_float32_on_sst2_dev(tmp_path):
         labels[dtype] = [max(range(2), key=row.__getitem__) for row in teacher.predict_proba(dev)]
     same = sum(a == b for a, b in zip(labels["float32"], labels["bfloat16"], strict=True))
     assert len(dev) == 872
-    assert same / len(dev) >= 0.97
+    assert same / len(dev) >= 0.99, f"{same} of {len(dev)} labels agree"
