@@ -65,7 +65,12 @@ from retrikt_core.interfaces import (
     Task,
     Teacher,
 )
-from retrikt_core.interpolation import interpolate, knn_distribution, tune_interpolation
+from retrikt_core.interpolation import (
+    choose_mixing,
+    interpolate,
+    knn_distribution,
+    tune_interpolation,
+)
 from retrikt_core.knowledge import degenerate_reason, distinct_n, max_ngram_repeat, ngrams, words
 from retrikt_core.plugins.hookspecs import hookimpl
 from retrikt_core.progress import track
@@ -140,6 +145,7 @@ __all__ = [
     "check_listed",
     "check_matches",
     "checked_keys",
+    "choose_mixing",
     "column_of",
     "dump_jsonl",
     "degenerate_reason",

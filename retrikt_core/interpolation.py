@@ -11,9 +11,17 @@ keeps the student's distribution.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from retrikt_core.records import Neighbors
+from retrikt_core.records import Example, Knowledge, Neighbors
+
+# The grids choose_mixing searches: finer than tune_interpolation's defaults,
+# because added or held-out knowledge gives hundreds or thousands of entries
+# to score rather than half a k-shot set.
+MIXING_LAMS = tuple(float(x) for x in np.round(np.linspace(0, 1, 21), 2))
+MIXING_TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 def knn_distribution(
@@ -73,3 +81,40 @@ def tune_interpolation(
             if loglik > best[0] + 1e-12:
                 best = (loglik, float(lam), float(temperature))
     return best[1], best[2]
+
+
+def choose_mixing(
+    own_proba: Callable[[list[Example]], np.ndarray | list[list[float]]],
+    retrieve: Callable[[list[Example]], Neighbors],
+    entries: Sequence[Knowledge],
+    lam: float,
+    temperature: float,
+    max_entries: int = 4000,
+) -> tuple[float, float] | None:
+    """``(lam, temperature)`` for a trained student, chosen on labelled
+    ``entries`` it never trained on (knowledge added after training, or
+    store entries held out of it), with the teacher's distributions as the
+    targets, so no evaluation label is read.
+
+    ``lam`` in [0, 1] and ``temperature`` > 0 are settings the student's
+    options fix, kept as they are; None when both are fixed. ``own_proba``
+    is the student alone, ``retrieve`` finds neighbours (the stores drop a
+    query's own entry, matched by id, so an entry is not its own
+    neighbour). At most ``max_entries`` are scored, spread evenly over
+    ``entries``.
+    """
+    if 0.0 <= lam <= 1.0 and temperature > 0:
+        return None
+    if not entries or any(not k.teacher_probs for k in entries):
+        raise ValueError("choosing lam needs entries with teacher_probs")
+    if len(entries) > max_entries:
+        step = len(entries) / max_entries
+        entries = [entries[int(i * step)] for i in range(max_entries)]
+    examples = [k.example for k in entries]
+    return tune_interpolation(
+        np.asarray(own_proba(examples), dtype=np.float64),
+        retrieve(examples),
+        np.asarray([k.teacher_probs for k in entries], dtype=np.float64),
+        (lam,) if 0.0 <= lam <= 1.0 else MIXING_LAMS,
+        (temperature,) if temperature > 0 else MIXING_TEMPERATURES,
+    )

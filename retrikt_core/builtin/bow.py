@@ -21,6 +21,7 @@ from retrikt_core.api import (
     Student,
     Task,
     Teacher,
+    choose_mixing,
     hashed_features,
     interpolate,
     option,
@@ -110,7 +111,9 @@ class BowStudentOptions:
     lam: float = option(
         -1.0, "interpolation weight; < 0 = tune on held-out k-shot data", maximum=1.0
     )
-    knn_temperature: float = option(-1.0, "neighbour softmax temperature; < 0 = tune", minimum=-1.0)
+    knn_temperature: float = option(
+        -1.0, "neighbour softmax temperature; <= 0 = tune", minimum=-1.0
+    )
 
 
 class BowKnnStudent(Student):
@@ -157,7 +160,7 @@ class BowKnnStudent(Student):
         o = self.options
         self.num_labels = task.num_labels
         stats: dict[str, Any] = {"train_examples": len(examples), "knowledge": len(knowledge)}
-        if retriever is not None and (o.lam < 0 or o.knn_temperature < 0):
+        if retriever is not None and (o.lam < 0 or o.knn_temperature <= 0):
             # Tune lam / temperature on half of the k-shot set, held out from a
             # preliminary student, so the student's fit to its own training data
             # does not bias lam toward 0.
@@ -170,7 +173,7 @@ class BowKnnStudent(Student):
                 np.asarray(own), retriever.retrieve(held), np.asarray([e.label for e in held])
             )
             self.lam = o.lam if o.lam >= 0 else lam
-            self.knn_temperature = o.knn_temperature if o.knn_temperature >= 0 else temp
+            self.knn_temperature = o.knn_temperature if o.knn_temperature > 0 else temp
         elif retriever is not None:
             self.lam, self.knn_temperature = o.lam, o.knn_temperature
         self.model = self._train(examples, knowledge, task.num_labels)
@@ -192,16 +195,12 @@ class BowKnnStudent(Student):
 
     def fit_mixing(self, entries: list[Knowledge], retriever: Retriever) -> bool:
         o = self.options
-        if o.lam >= 0 and o.knn_temperature >= 0:
-            return False  # both fixed by the options: nothing to choose
-        examples = [k.example for k in entries]
-        lam, temp = tune_interpolation(
-            np.asarray(self.predict_proba(examples)),
-            retriever.retrieve(examples),
-            np.asarray([k.teacher_probs for k in entries], dtype=np.float64),
+        chosen = choose_mixing(
+            self.predict_proba, retriever.retrieve, entries, o.lam, o.knn_temperature
         )
-        self.lam = o.lam if o.lam >= 0 else lam
-        self.knn_temperature = o.knn_temperature if o.knn_temperature >= 0 else temp
+        if chosen is None:
+            return False  # both fixed by the options: nothing to choose
+        self.lam, self.knn_temperature = chosen
         return True
 
     def num_parameters(self) -> int:

@@ -227,7 +227,7 @@ def paired_rows(pairs=30):
 
 
 def test_fit_mixing_chooses_lam_on_the_added_entries(bundle, tmp_path):
-    from retrikt_core.interpolation import tune_interpolation
+    from retrikt_core.interpolation import MIXING_LAMS, MIXING_TEMPERATURES, tune_interpolation
 
     store = bundle / "stores" / "store"
     entries_before = (store / "entries.jsonl").read_bytes()
@@ -255,6 +255,8 @@ def test_fit_mixing_chooses_lam_on_the_added_entries(bundle, tmp_path):
         np.asarray(loaded.student.predict_proba(examples)),
         loaded.retriever.retrieve(examples),
         np.asarray([e.teacher_probs for e in added]),
+        MIXING_LAMS,
+        MIXING_TEMPERATURES,
     )
     assert (new.lam, new.knn_temperature) == expected
     # Only bundle.json's settings change: the student's files and the

@@ -26,11 +26,11 @@ from retrikt_core.api import (
     Task,
     Teacher,
     check_device,
+    choose_mixing,
     interpolate,
     option,
     resolve_device,
     track,
-    tune_interpolation,
 )
 from retrikt_students.learned_retrieval import (
     LearnedKeys,
@@ -512,30 +512,22 @@ class RetrievalStudent(Student):
 
     def fit_mixing(self, held: list[Knowledge], retriever: Retriever) -> bool:
         """Choose lam and the neighbour temperature (those not fixed by the
-        options) on store entries the student did not train on: their own
-        entry is left out of their neighbours, and the teacher's labels are
-        the targets, so nothing of the evaluation data is used. At most
-        :data:`MAX_HELD_OUT` entries are scored, spread evenly over ``held``."""
+        options) on store entries the student did not train on, with
+        :func:`~retrikt_core.interpolation.choose_mixing`: the teacher's
+        labels are the targets, so nothing of the evaluation data is used.
+        At most :data:`MAX_HELD_OUT` entries are scored."""
         o = self.options
-        if o.lam >= 0 and o.knn_temperature > 0:
+        chosen = choose_mixing(
+            self.own_proba,
+            (self.own_retriever() or retriever).retrieve,
+            held,
+            o.lam,
+            o.knn_temperature,
+            max_entries=MAX_HELD_OUT,
+        )
+        if chosen is None:
             return False  # both fixed by the options: nothing to choose
-        if not held or any(not k.teacher_probs for k in held):
-            raise ValueError("fit_mixing needs entries with teacher_probs")
-        if len(held) > MAX_HELD_OUT:
-            step = len(held) / MAX_HELD_OUT
-            held = [held[int(i * step)] for i in range(MAX_HELD_OUT)]
-        examples = [k.example for k in held]
-        found = (self.own_retriever() or retriever).retrieve(examples)
-        lams = (o.lam,) if o.lam >= 0 else tuple(np.round(np.linspace(0, 1, 21), 2))
-        temperatures = (
-            (o.knn_temperature,)
-            if o.knn_temperature > 0
-            else (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-        )
-        targets = np.asarray([k.teacher_probs for k in held], dtype=np.float64)
-        self.lam, self.knn_temperature = tune_interpolation(
-            self.own_proba(examples), found, targets, lams, temperatures
-        )
+        self.lam, self.knn_temperature = chosen
         return True
 
     def wants_teacher_states(self) -> bool:
