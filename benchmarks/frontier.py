@@ -1,13 +1,14 @@
 """The size-quality frontier from finished runs of benchmarks/students.sh:
-for each student (variant), its parameters, accuracy with KD and with
-retrieval (mean ± std over seeds) and examples/s, beside the teacher and
+for each student (variant), its parameters, accuracy on the k-shot labels
+alone, with KD and with retrieval (mean ± std over seeds) and examples/s, beside the teacher and
 SetFit measured in the same runs. It reads runs; it does not run them:
 
     for s in 0 1 2; do benchmarks/students.sh sst2 $s; done
     .venv/bin/python benchmarks/frontier.py runs/students/sst2-s*
 
 Prints a Markdown table, writes benchmarks/results/frontier-<task>.json and
-plots accuracy against parameters (log scale) to frontier-<task>.png.
+plots accuracy against parameters (log scale) to frontier-<task>.png
+(``--suffix -8k`` writes frontier-<task>-8k.*, for runs on other knowledge).
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def collect(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append(point(label, method, list(by_seed.values())))
     for variant in sorted({r["variant"] for r in runs}):
         group = [r for r in runs if r["variant"] == variant]
-        for method, how in (("kd_student", "KD"), ("retrikt_student", "RetriKT")):
+        for method, how in (
+            ("kshot_student", "k-shot only"),
+            ("kd_student", "KD"),
+            ("retrikt_student", "RetriKT"),
+        ):
             found = [r["methods"][method] for r in group if method in r["methods"]]
             if found:
                 rows.append(point(f"{variant} ({how})", method, found))
@@ -78,6 +83,9 @@ def plot(rows: list[dict[str, Any]], task: str, path: Path) -> None:
 
     colors = plt.get_cmap("tab10").colors
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    # The students on the k-shot labels alone stay in the table, not the plot:
+    # the frontier is what the teacher's knowledge buys.
+    rows = [row for row in rows if row["method"] != "kshot_student"]
     for j, row in enumerate(rows):
         acc = row["accuracy"]
         ax.errorbar(
@@ -104,6 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run directories")
     parser.add_argument("--out-dir", default="benchmarks/results")
+    parser.add_argument(
+        "--suffix", default="", help="appended to the file names: frontier-<task><suffix>.json"
+    )
     args = parser.parse_args()
     runs = finished_runs(args.runs)
     for task in sorted({r["task"] for r in runs}):
@@ -112,8 +123,8 @@ def main() -> None:
         seeds = sorted({r["seed"] for r in mine})
         out = Path(args.out_dir)
         result = {"task": task, "seeds": seeds, "rows": rows}
-        atomic_write_json(out / f"frontier-{task}.json", result)
-        plot(rows, task, out / f"frontier-{task}.png")
+        atomic_write_json(out / f"frontier-{task}{args.suffix}.json", result)
+        plot(rows, task, out / f"frontier-{task}{args.suffix}.png")
         print(f"{task}, seeds {','.join(map(str, seeds))}")
         print("| student or method | params | accuracy (%) | examples/s |")
         print("|---|---:|---:|---:|")
