@@ -21,6 +21,13 @@ student seed:
   with the CPU seconds each costs; ``-fit`` arms then choose lam again on
   the added entries, which the student never trained on (``retrikt store
   add --fit-mixing``).
+- ``recurring``: queries that recur. The texts of a random half of the eval
+  split (``--recurring``; gold labels never read) are labelled by the
+  teacher, as a service would label the queries it has seen, and added to
+  the store of the students trained on the smallest store, without
+  retraining; against KD retrained on the smallest store and those texts.
+  Accuracy is reported on the whole eval split and on its recurring and new
+  halves.
 
 For every retrieving arm it also records the lambda in use and the
 eval-label lambda ceiling (best accuracy over a lambda grid and the lambda
@@ -125,16 +132,28 @@ def retriever_over(entries: list[Knowledge]) -> KnnRetriever:
     return retriever
 
 
-def scores(student: Any, retriever: Any, evaluation: list[Example]) -> dict[str, Any]:
-    """Accuracy as trained, its own alone, and the eval-label lambda ceiling."""
+def scores(
+    student: Any,
+    retriever: Any,
+    evaluation: list[Example],
+    parts: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Accuracy as trained, its own alone, and the eval-label lambda ceiling;
+    with ``parts`` (name -> boolean mask over ``evaluation``), accuracy and
+    own accuracy on each part as well."""
     gold = np.array([e.label for e in evaluation])
     own = np.asarray(student.predict_proba(evaluation))
     out: dict[str, Any] = {"own": float((own.argmax(1) == gold).mean())}
+    mixed = own
+    if retriever is not None:
+        neighbors = retriever.retrieve(evaluation)
+        mixed = interpolate(own, neighbors, student.lam, student.knn_temperature)
+    for part, mask in (parts or {}).items():
+        out[f"{part}_own"] = float((own.argmax(1) == gold)[mask].mean())
+        out[f"{part}_accuracy"] = float((mixed.argmax(1) == gold)[mask].mean())
     if retriever is None:
         out["accuracy"] = out["own"]
         return out
-    neighbors = retriever.retrieve(evaluation)
-    mixed = interpolate(own, neighbors, student.lam, student.knn_temperature)
     grid = {
         str(lam): float(
             (interpolate(own, neighbors, lam, student.knn_temperature).argmax(1) == gold).mean()
@@ -243,7 +262,116 @@ def measure_seed(
         if fit:
             student.fit_mixing(added, retriever)
         record(name, student, retriever, time.process_time() - start)
+    measure_recurring(seed, small, context, wanted, rows)
     return rows
+
+
+def measure_recurring(
+    seed: int, small: int, context: dict[str, Any], wanted: Any, rows: dict[str, Any]
+) -> None:
+    """The ``recurring`` regime of one student seed: the teacher-labelled
+    texts of the recurring eval half added to the stores of the students
+    trained on ``small`` entries, against KD before and after retraining."""
+    seen = context["recurring"]
+    if not seen:
+        return
+    entries, states, evaluation = context["entries"], context["states"], context["eval"]
+    mask = context["recurring_mask"]
+    parts = {"recurring": mask, "new": ~mask}
+    prefix = f"recurring{len(seen)}"
+
+    def record(name: str, student: Any, retriever: Any, seconds: float) -> None:
+        rows[name] = {**scores(student, retriever, evaluation, parts), "cpu_seconds": seconds}
+        row = rows[name]
+        print(
+            f"seed {seed} {name}: {100 * row['accuracy']:.1f} (recurring "
+            f"{100 * row['recurring_accuracy']:.1f}, new {100 * row['new_accuracy']:.1f})",
+            flush=True,
+        )
+
+    if wanted(f"{prefix}-kd-before"):
+        record(
+            f"{prefix}-kd-before",
+            *train(f"size{small}-kd", seed, "kd", entries[:small], states[:small], context),
+        )
+    if wanted(f"{prefix}-kd"):
+        retrained = entries[:small] + seen
+        # KD needs no teacher states; the student reads none without learned retrieval.
+        record(f"{prefix}-kd", *train(f"{prefix}-kd", seed, "kd", retrained, states[:0], context))
+    for arm, fit in [(arm, fit) for fit in (False, True) for arm in RETRIEVING]:
+        name = f"{prefix}-{arm}{FIT if fit else ''}"
+        if not wanted(name):
+            continue
+        student, retriever, _ = train(
+            f"size{small}-{arm}", seed, arm, entries[:small], states[:small], context
+        )
+        start = time.process_time()
+        if ARMS[arm][0] == "store":
+            retriever.stores[0].add(seen)
+        else:
+            folder = context["work"] / "recurring" / f"{arm}-s{seed}"
+            folder.mkdir(parents=True, exist_ok=True)
+            student.add_own_keys(seen, folder)
+            retriever = student.own_retriever()
+        if fit:
+            student.fit_mixing(seen, retriever)
+        record(name, student, retriever, time.process_time() - start)
+
+
+def recurring_queries(
+    run: RunDir, evaluation: list[Example], share: float
+) -> tuple[list[Knowledge], np.ndarray, np.ndarray]:
+    """The texts of a random ``share`` of ``evaluation`` (gold labels dropped)
+    with the distributions the run's teacher gave them when it was evaluated
+    (``stages/teacher/eval_predictions.json``), the mask of those examples,
+    and the teacher's distribution for every eval example."""
+    recorded = run.read_json(run.stage("teacher") / "eval_predictions.json")
+    by_id = dict(zip(recorded["ids"], recorded["probs"], strict=True))
+    teacher = np.asarray([by_id[e.id] for e in evaluation])
+    order = list(range(len(evaluation)))
+    random.Random(0).shuffle(order)
+    chosen = sorted(order[: round(share * len(evaluation))])
+    mask = np.zeros(len(evaluation), dtype=bool)
+    mask[chosen] = True
+    seen = [
+        Knowledge(
+            evaluation[i].text,
+            text_pair=evaluation[i].text_pair,
+            teacher_probs=tuple(float(p) for p in teacher[i]),
+            source="corpus",
+            provenance={"file": "eval texts, labels dropped"},
+            id=f"q{i:06d}",
+        )
+        for i in chosen
+    ]
+    return seen, mask, teacher
+
+
+def recurring_table(results: dict[str, dict[str, Any]], teacher: dict[str, float]) -> str:
+    # KD before and after retraining first, then the retrieving arms.
+    arms = sorted(
+        {arm for rows in results.values() for arm in rows if arm.startswith("recurring")},
+        key=lambda arm: (not arm.endswith("-kd-before"), not arm.endswith("-kd"), arm),
+    )
+    lines = [
+        "| arm | eval split | recurring half | new half | lam | CPU s |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| teacher | {100 * teacher['all']:.1f} | {100 * teacher['recurring']:.1f} "
+        f"| {100 * teacher['new']:.1f} | - | - |",
+    ]
+    for arm in arms:
+        rows = [results[seed][arm] for seed in results if arm in results[seed]]
+        lam = [r["lam"] for r in rows if "lam" in r]
+        cells = [
+            arm,
+            summary([r["accuracy"] for r in rows]),
+            summary([r["recurring_accuracy"] for r in rows]),
+            summary([r["new_accuracy"] for r in rows]),
+            f"{statistics.mean(lam):.2f}" if lam else "-",
+            f"{statistics.mean(r['cpu_seconds'] for r in rows):,.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def summary(values: list[float]) -> str:
@@ -258,7 +386,10 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         regime, size, suffix = re.fullmatch(r"([a-z]+)(\d+)[a-z0-9]*-(.+)", arm).groups()
         return ("size", "sample", "added").index(regime), int(size), ORDER.index(suffix)
 
-    arms = sorted({arm for rows in results.values() for arm in rows}, key=order)
+    arms = sorted(
+        {arm for rows in results.values() for arm in rows if not arm.startswith("recurring")},
+        key=order,
+    )
     lines = [
         "| arm | accuracy | own alone | lam | λ ceiling | CPU s |",
         "|---|---:|---:|---:|---:|---:|",
@@ -286,6 +417,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 8000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=STUDENT["epochs"], help="student epochs")
+    parser.add_argument(
+        "--recurring",
+        type=float,
+        default=0.5,
+        help="share of the eval texts that recur (labelled by the teacher, added to the "
+        "store); 0 skips the regime",
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/retrieval-value"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/retrieval-value.json"))
     parser.add_argument(
@@ -306,11 +444,22 @@ def main() -> None:
     teacher = run.load("teacher", "teacher", "teacher", plugins)
     task = SST2Task(PresetOptions(data_dir=args.data_dir))
     entries = transfer_set(run, task, max(args.sizes), args.work, teacher)
+    evaluation = run.read_examples("prepare", "eval.jsonl")
+    seen, mask, teacher_probs = recurring_queries(run, evaluation, args.recurring)
+    gold = np.array([e.label for e in evaluation])
+    right = teacher_probs.argmax(1) == gold
+    teacher_accuracy = {
+        "all": float(right.mean()),
+        "recurring": float(right[mask].mean()) if mask.any() else 0.0,
+        "new": float(right[~mask].mean()),
+    }
     context = {
         "work": args.work,
         "task": task,
         "kshot": run.read_examples("prepare", "kshot.jsonl"),
-        "eval": run.read_examples("prepare", "eval.jsonl"),
+        "eval": evaluation,
+        "recurring": seen,
+        "recurring_mask": mask,
         "entries": entries,
         "states": teacher_states(entries, args.work, teacher),
     }
@@ -331,10 +480,13 @@ def main() -> None:
                 "seeds": sorted(set(args.seeds) | {int(seed) for seed in results}),
                 "student": STUDENT,
                 "k": K,
+                "recurring": {"share": args.recurring, "teacher": teacher_accuracy},
                 "results": results,
             },
         )
     print(table(results))
+    if seen:
+        print(recurring_table(results, teacher_accuracy))
 
 
 if __name__ == "__main__":
