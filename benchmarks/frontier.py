@@ -8,7 +8,7 @@ SetFit measured in the same runs. It reads runs; it does not run them:
 
 Prints a Markdown table, writes benchmarks/results/frontier-<task>.json and
 plots accuracy against parameters (log scale) to frontier-<task>.png
-(``--suffix -8k`` writes frontier-<task>-8k.*, for runs on other knowledge).
+(``--suffix=-8k`` writes frontier-<task>-8k.*, for runs on other knowledge).
 """
 
 from __future__ import annotations

@@ -14,6 +14,12 @@
 # The teacher and the knowledge are computed once per seed and shared by
 # copying the run directory (their stage keys match, so every copy skips
 # them); SetFit is trained in the first run only.
+#
+# With KNOWLEDGE=FILE and NAME=NAME set, the same four students learn from
+# every entry of FILE instead (a knowledge.jsonl labelled by this seed's
+# teacher, such as benchmarks/knowledge_file.py writes), in runs named
+# TASK-sSEED-NAME-VARIANT copied from the seed's finished compact run:
+#   KNOWLEDGE=runs/students/sst2-s0-knowledge8k.jsonl NAME=t8k benchmarks/students.sh sst2 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -ne 2 ]; then
@@ -38,10 +44,23 @@ copy() {  # copy FROM TO: a finished run's stages, reused by the next run
   rm -rf "$runs/$2" && cp -r "$runs/$1" "$runs/$2"
 }
 
-run "$task-s$seed-compact" "examples/configs/$task-compact.toml"
-copy "$task-s$seed-compact" "$task-s$seed-compact2l"
-run "$task-s$seed-compact2l" "examples/configs/$task-compact.toml" --set student.layers=2 "${no_setfit[@]}"
-copy "$task-s$seed-compact" "$task-s$seed-extreme"
-run "$task-s$seed-extreme" "examples/configs/$task-extreme.toml" "${no_setfit[@]}"
-copy "$task-s$seed-extreme" "$task-s$seed-bilstm"
-run "$task-s$seed-bilstm" "examples/configs/$task-extreme.toml" --set student.plugin=bilstm "${no_setfit[@]}"
+if [ -n "${KNOWLEDGE:-}" ]; then
+  : "${NAME:?set NAME beside KNOWLEDGE: the runs are named TASK-sSEED-NAME-VARIANT}"
+  prefix="$task-s$seed-$NAME"
+  knowledge=(--set generator.plugin=knowledge --set "generator.path=$KNOWLEDGE"
+             --set "extract.n_total=$(grep -c . "$KNOWLEDGE")")
+  copy "$task-s$seed-compact" "$prefix-compact"
+  run "$prefix-compact" "examples/configs/$task-compact.toml" "${knowledge[@]}" "${no_setfit[@]}"
+else
+  prefix="$task-s$seed"
+  knowledge=()
+  run "$prefix-compact" "examples/configs/$task-compact.toml"
+fi
+copy "$prefix-compact" "$prefix-compact2l"
+run "$prefix-compact2l" "examples/configs/$task-compact.toml" --set student.layers=2 \
+  "${knowledge[@]}" "${no_setfit[@]}"
+copy "$prefix-compact" "$prefix-extreme"
+run "$prefix-extreme" "examples/configs/$task-extreme.toml" "${knowledge[@]}" "${no_setfit[@]}"
+copy "$prefix-extreme" "$prefix-bilstm"
+run "$prefix-bilstm" "examples/configs/$task-extreme.toml" --set student.plugin=bilstm \
+  "${knowledge[@]}" "${no_setfit[@]}"
