@@ -246,22 +246,8 @@ def measure_seed(
     added = entries[small:large]
     for arm, fit in [(arm, fit) for fit in (False, True) for arm in RETRIEVING]:
         name = f"added{large - small}to{small}-{arm}{FIT if fit else ''}"
-        if not wanted(name):
-            continue
-        student, retriever, _ = train(
-            f"size{small}-{arm}", seed, arm, entries[:small], states[:small], context
-        )
-        start = time.process_time()
-        if ARMS[arm][0] == "store":
-            retriever.stores[0].add(added)
-        else:
-            folder = context["work"] / "added" / f"{arm}-s{seed}"
-            folder.mkdir(parents=True, exist_ok=True)
-            student.add_own_keys(added, folder)
-            retriever = student.own_retriever()
-        if fit:
-            student.fit_mixing(added, retriever)
-        record(name, student, retriever, time.process_time() - start)
+        if wanted(name):
+            record(name, *add_without_retraining(seed, arm, fit, small, added, "added", context))
     measure_recurring(seed, small, context, wanted, rows)
     return rows
 
@@ -300,22 +286,38 @@ def measure_recurring(
         record(f"{prefix}-kd", *train(f"{prefix}-kd", seed, "kd", retrained, states[:0], context))
     for arm, fit in [(arm, fit) for fit in (False, True) for arm in RETRIEVING]:
         name = f"{prefix}-{arm}{FIT if fit else ''}"
-        if not wanted(name):
-            continue
-        student, retriever, _ = train(
-            f"size{small}-{arm}", seed, arm, entries[:small], states[:small], context
-        )
-        start = time.process_time()
-        if ARMS[arm][0] == "store":
-            retriever.stores[0].add(seen)
-        else:
-            folder = context["work"] / "recurring" / f"{arm}-s{seed}"
-            folder.mkdir(parents=True, exist_ok=True)
-            student.add_own_keys(seen, folder)
-            retriever = student.own_retriever()
-        if fit:
-            student.fit_mixing(seen, retriever)
-        record(name, student, retriever, time.process_time() - start)
+        if wanted(name):
+            record(name, *add_without_retraining(seed, arm, fit, small, seen, "recurring", context))
+
+
+def add_without_retraining(
+    seed: int,
+    arm: str,
+    fit: bool,
+    small: int,
+    new: list[Knowledge],
+    folder: str,
+    context: dict[str, Any],
+) -> tuple[Any, Any, float]:
+    """(student, retriever, CPU seconds): the ``arm`` student trained on the
+    first ``small`` entries with ``new`` added to what it retrieves from
+    (fixed keys: the store encodes them; learned: the student does, its keys
+    written under ``work/<folder>``), lam chosen again on them with ``fit``."""
+    entries, states = context["entries"], context["states"]
+    student, retriever, _ = train(
+        f"size{small}-{arm}", seed, arm, entries[:small], states[:small], context
+    )
+    start = time.process_time()
+    if ARMS[arm][0] == "store":
+        retriever.stores[0].add(new)
+    else:
+        keys = context["work"] / folder / f"{arm}-s{seed}"
+        keys.mkdir(parents=True, exist_ok=True)
+        student.add_own_keys(new, keys)
+        retriever = student.own_retriever()
+    if fit:
+        student.fit_mixing(new, retriever)
+    return student, retriever, time.process_time() - start
 
 
 def recurring_queries(
