@@ -25,10 +25,9 @@ import numpy as np
 
 from retrikt_core.atomic import atomic_write_text
 from retrikt_core.pipeline.rundir import RunDir
+from retrikt_core.pipeline.stages.extract import LABELLED_BY
 from retrikt_core.plugins import get_plugins
 from retrikt_core.records import Knowledge
-
-LABELLED_BY = "labelled_by"  # the provenance field the extract stage reads
 
 
 def main() -> None:
