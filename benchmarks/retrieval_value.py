@@ -169,6 +169,15 @@ def scores(
     return out
 
 
+def memorised(student: Any, entries: list[Knowledge]) -> float:
+    """The share of its own training entries on which a student predicts its
+    teacher's label: what a lookup of a recurring text's entry (the
+    teacher's label outright) could still add over the student."""
+    own = np.asarray(student.predict_proba([e.example for e in entries]))
+    teacher = np.asarray([e.teacher_probs for e in entries])
+    return float((own.argmax(1) == teacher.argmax(1)).mean())
+
+
 # Arm suffix -> (where the student retrieves, how lam is chosen).
 ARMS = {
     "kd": (None, None),
@@ -235,7 +244,10 @@ def measure_seed(
         for arm in ARMS:
             name = f"size{size}-{arm}"
             if wanted(name):
-                record(name, *train(name, seed, arm, entries[:size], states[:size], context))
+                trained = train(name, seed, arm, entries[:size], states[:size], context)
+                record(name, *trained)
+                if arm == "kd":
+                    rows[name]["memorised"] = memorised(trained[0], entries[:size])
     for arm in RETRIEVING:
         name = f"sample{small}of{large}-{arm}"
         if wanted(name):
@@ -376,6 +388,20 @@ def recurring_table(results: dict[str, dict[str, Any]], teacher: dict[str, float
     return "\n".join(lines)
 
 
+def memorised_lines(results: dict[str, dict[str, Any]]) -> str:
+    """One line per KD arm that measured ``memorised``."""
+    arms = sorted(
+        {arm for rows in results.values() for arm, row in rows.items() if "memorised" in row}
+    )
+    lines = []
+    for arm in arms:
+        shares = [results[seed][arm]["memorised"] for seed in results if arm in results[seed]]
+        lines.append(
+            f"{arm}: predicts its teacher's label on {summary(shares)}% of its training entries"
+        )
+    return "\n".join(lines)
+
+
 def summary(values: list[float]) -> str:
     mean = 100 * statistics.mean(values)
     if len(values) < 2:
@@ -487,6 +513,7 @@ def main() -> None:
             },
         )
     print(table(results))
+    print(memorised_lines(results))
     if seen:
         print(recurring_table(results, teacher_accuracy))
 
