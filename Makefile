@@ -57,10 +57,12 @@ test: setup setup-vllm
 	$(BIN)/pytest -q
 	$(VLLM_BIN)/pytest -q plugins/retrikt-vllm/tests
 
-# The configuration reference is generated from the shipped plugins' options.
+# The configuration reference is generated from the shipped plugins' options;
+# the console outputs of cli.md that need no run are produced again.
 SHIPPED = $(shell $(PYTHON) -c "import glob, tomllib; print(','.join(['builtin'] + [n for f in sorted(glob.glob('plugins/*/pyproject.toml')) for n in tomllib.load(open(f, 'rb'))['project'].get('entry-points', {}).get('retrikt', {})]))")
 docs: setup
 	RETRIKT_LOAD_PLUGINS=$(SHIPPED) $(BIN)/retrikt config schema --markdown > docs/configuration.md
+	$(BIN)/python docs/cli_page.py --write
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
