@@ -28,6 +28,7 @@ from retrikt_core.datafiles import (
     read_text,
     rows_to_examples,
     sample_eval,
+    text_value,
 )
 from retrikt_core.devices import (
     DEVICE_HELP,
@@ -168,6 +169,7 @@ __all__ = [
     "read_table",
     "read_text",
     "rows_to_examples",
+    "text_value",
     "sample_bigrams",
     "sample_eval",
     "sha256_file",

@@ -7,8 +7,26 @@ lines without a numeric library; components convert at their own boundary.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def _optional(value: Any, kind: type, name: str) -> Any:
+    """``value`` when it is None or a ``kind`` (never a bool for an int)."""
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"{name} must be {kind.__name__} or null, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -25,10 +43,12 @@ class Example:
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Example:
+        """The example a JSON row holds; a field of the wrong type is a
+        ``TypeError`` naming it (a null text must not become ``"None"``)."""
         return cls(
-            text=row["text"],
-            text_pair=row.get("text_pair"),
-            label=row.get("label"),
+            text=_text(row["text"], "text"),
+            text_pair=_optional(row.get("text_pair"), str, "text_pair"),
+            label=_optional(row.get("label"), int, "label"),
             id=str(row.get("id", "")),
         )
 
@@ -71,13 +91,21 @@ class Knowledge:
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Knowledge:
+        """The entry a JSON row holds; a field of the wrong type is a
+        ``TypeError`` naming it, and a distribution that holds anything but
+        finite numbers a ``ValueError``."""
+        probs = row.get("teacher_probs") or ()
+        if not isinstance(probs, list | tuple):
+            raise TypeError(f"teacher_probs must be a list of numbers, got {probs!r}")
+        if not all(_is_number(p) and math.isfinite(p) for p in probs):
+            raise ValueError(f"teacher_probs must hold finite numbers, got {list(probs)!r}")
         return cls(
-            text=row["text"],
-            text_pair=row.get("text_pair"),
-            requested_label=row.get("requested_label"),
-            teacher_probs=tuple(row.get("teacher_probs") or ()),
-            source=row.get("source", "generator"),
-            provenance=dict(row.get("provenance") or {}),
+            text=_text(row["text"], "text"),
+            text_pair=_optional(row.get("text_pair"), str, "text_pair"),
+            requested_label=_optional(row.get("requested_label"), int, "requested_label"),
+            teacher_probs=tuple(float(p) for p in probs),
+            source=_optional(row.get("source", "generator"), str, "source"),
+            provenance=dict(_optional(row.get("provenance"), dict, "provenance") or {}),
             id=str(row.get("id", "")),
         )
 

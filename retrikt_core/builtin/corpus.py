@@ -26,6 +26,7 @@ from retrikt_core.api import (
     option,
     read_table,
     read_text,
+    text_value,
 )
 
 
@@ -73,14 +74,19 @@ class CorpusGenerator(KnowledgeGenerator):
             fields["text_pair_field"] = o.text_pair_field or (refs[1] if task.is_pair else "")
             names = {option: _column(table, field, option) for option, field in fields.items()}
             text_field, pair_field = names["text_field"], names["text_pair_field"]
-            pool = [
-                Example(
-                    str(r[text_field]).strip(),
-                    str(r[pair_field]).strip() if pair_field else None,
-                    id=f"corpus-{i}",
-                )
-                for i, r in enumerate(table.rows)
-            ]
+            try:
+                pool = [
+                    Example(
+                        text_value(r[text_field], f"{path}: row {i}", text_field),
+                        text_value(r[pair_field], f"{path}: row {i}", pair_field)
+                        if pair_field
+                        else None,
+                        id=f"corpus-{i}",
+                    )
+                    for i, r in enumerate(table.rows)
+                ]
+            except TaskDataError as exc:
+                raise ConfigError(f"generator.path: {exc}") from None
         if not pool:
             raise ConfigError(f"generator.path: corpus file {path} holds no text")
         return pool

@@ -85,6 +85,8 @@ def read_labelled(
             raise InputError(f"{where}: not a JSON object") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise InputError(f"{where}: needs a text")
+        if not row["text"].strip():
+            raise InputError(f"{where}: the text is empty")
         pair = row.get("text_pair")
         if pair is not None and not isinstance(pair, str):
             raise InputError(f"{where}: text_pair must be a string, got {pair!r}")
@@ -114,7 +116,10 @@ def read_labelled(
         if (
             not isinstance(probs, list)
             or len(probs) != num_labels
-            or not all(isinstance(p, int | float) and 0 <= p <= 1 for p in probs)
+            or not all(
+                isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1
+                for p in probs
+            )
             or not math.isclose(sum(probs), 1.0, abs_tol=1e-3)
         ):
             raise InputError(

@@ -9,6 +9,7 @@ from retrikt_core.datafiles.examples import (
     read_rows,
     rows_to_examples,
     sample_eval,
+    text_value,
 )
 from retrikt_core.datafiles.tables import (
     FORMATS,
@@ -34,4 +35,5 @@ __all__ = [
     "read_text",
     "rows_to_examples",
     "sample_eval",
+    "text_value",
 ]

@@ -4,6 +4,7 @@ name the file, the field and the row."""
 
 from __future__ import annotations
 
+import math
 import random
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +47,19 @@ def column_of(table: Table, field: str | int, option: str) -> str:
     raise TaskDataError(f"{where}: no field {field!r}; fields are {', '.join(table.columns)}{hint}")
 
 
+def text_value(value: Any, where: str, field: str) -> str:
+    """A row's text field, stripped. Strings and numbers are text; a null,
+    NaN, list, object or boolean, and an empty text, are refused, naming
+    ``where`` and the field, rather than read as ``"None"`` or ``"['a']"``."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    if missing or isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TaskDataError(f"{where}: field {field!r} must be text, got {value!r}")
+    text = str(value).strip()
+    if not text:
+        raise TaskDataError(f"{where}: field {field!r} is empty")
+    return text
+
+
 def rows_to_examples(
     rows: list[dict[str, Any]],
     *,
@@ -84,10 +98,13 @@ def rows_to_examples(
         for name in (text_field, text_pair_field):
             if name and name not in row:  # JSONL rows may each have other fields
                 raise TaskDataError(f"{where}: row {i}: no field {name!r}")
+        here = f"{where}: row {i}"
         examples.append(
             Example(
-                text=str(row[text_field]).strip(),
-                text_pair=str(row[text_pair_field]).strip() if text_pair_field else None,
+                text=text_value(row[text_field], here, text_field),
+                text_pair=text_value(row[text_pair_field], here, text_pair_field)
+                if text_pair_field
+                else None,
                 label=label,
                 id=f"{split}-{i}",
             )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrikt_core.datafiles import file_format, read_table
+from retrikt_core.datafiles import file_format, read_table, text_value
 from retrikt_core.errors import ArtifactError, InputError, TaskDataError
 from retrikt_core.pipeline import RunDir
 from retrikt_core.plugins import Plugins, get_plugins
@@ -133,11 +133,16 @@ def read_inputs(texts: list[str], file: Path | None, is_pair: bool) -> list[Exam
     for i, row in enumerate(rows):
         if "text" not in row:
             raise InputError(f"input {i}: no 'text' field; fields are {', '.join(row)}")
-        pair = row.get("text_pair") or None
+        pair = row.get("text_pair")
+        try:
+            text = text_value(row["text"], f"input {i}", "text")
+            pair = text_value(pair, f"input {i}", "text_pair") if pair not in (None, "") else None
+        except TaskDataError as exc:
+            raise InputError(str(exc)) from None
         if is_pair and not pair:
             raise InputError(
                 f"input {i}: this task takes sentence pairs; give "
                 f"'premise{PAIR_SEPARATOR}hypothesis' or a text_pair field"
             )
-        examples.append(Example(text=str(row["text"]), text_pair=pair, id=f"input-{i}"))
+        examples.append(Example(text=text, text_pair=pair, id=f"input-{i}"))
     return examples

@@ -286,3 +286,28 @@ def test_a_jsonl_row_missing_the_text_names_the_row(tmp_path):
     path.write_text('{"text": "fine", "label": 1}\n{"label": 0}\n')
     with pytest.raises(TaskDataError, match=r"row 1: no field 'text'"):
         task(path).load("train")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, r"row 1: field 'text' must be text, got None"),
+        (["a"], r"row 1: field 'text' must be text, got \['a'\]"),
+        ({"a": 1}, r"row 1: field 'text' must be text"),
+        (True, r"row 1: field 'text' must be text, got True"),
+        ("  ", r"row 1: field 'text' is empty"),
+    ],
+)
+def test_a_text_that_is_not_text_names_the_row(tmp_path, value, message):
+    # Read as str(value) it would train on "None" or "['a']" without a word.
+    path = tmp_path / "train.jsonl"
+    rows = [{"text": "fine", "label": 1}, {"text": value, "label": 0}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(TaskDataError, match=message):
+        task(path).load("train")
+
+
+def test_a_number_is_read_as_text(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"text": "fine", "label": 1}\n{"text": 42, "label": 0}\n')
+    assert [e.text for e in task(path).load("train")] == ["fine", "42"]

@@ -118,6 +118,8 @@ def test_a_changed_source_file_refits_the_source(tmp_path, two_runs):
         ("pairs", r"second_source\.path: task 'files' reads single texts, but 1 of the 1"),
         ("small", r"second_source\.path: .*small\.jsonl holds 1 entries; extract asks for 40"),
         ("labels", r"second_source\.path: .*labels\.jsonl line 1 is not knowledge of a 2-label"),
+        ("null", r"second_source\.path: .*null\.jsonl line 1 .*text must be a string, got None"),
+        ("nan", r"second_source\.path: .*nan\.jsonl line 1 .*teacher_probs must hold finite"),
     ],
 )
 def test_bad_knowledge_is_refused_before_any_stage(small_run, tmp_path, setup, message):
@@ -132,6 +134,10 @@ def test_bad_knowledge_is_refused_before_any_stage(small_run, tmp_path, setup, m
         path.write_text("{not json\n")
     elif setup == "labels":
         path.write_text(json.dumps({**one, "teacher_probs": [0.2, 0.3, 0.5]}) + "\n")
+    elif setup == "null":
+        path.write_text(json.dumps({**one, "text": None}) + "\n")
+    elif setup == "nan":
+        path.write_text(json.dumps({**one, "teacher_probs": [float("nan"), 0.5]}) + "\n")
     elif setup == "pairs":
         path.write_text(json.dumps({**one, "text_pair": "and another"}) + "\n")
     else:

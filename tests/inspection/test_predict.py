@@ -60,6 +60,13 @@ def test_predict_errors(small_run, tmp_path):
     bad.write_text('{"sentence": "x"}\n')
     result = runner.invoke(app, ["predict", str(run_dir), "--file", str(bad)])
     assert result.exit_code == 2 and "no 'text' field" in result.output
+    # A null or empty text is refused, not labelled as the text "None".
+    bad.write_text('{"text": "fine"}\n{"text": null}\n')
+    result = runner.invoke(app, ["predict", str(run_dir), "--file", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert "input 1: field 'text' must be text, got None" in result.output
+    result = runner.invoke(app, ["predict", str(run_dir), " "])
+    assert result.exit_code == 2 and "input 0: field 'text' is empty" in result.output
 
 
 def test_predict_file_reads_a_tsv_as_the_tasks_do(small_run, tmp_path):

@@ -110,6 +110,10 @@ def test_a_planted_eval_example_in_the_corpus_is_dropped(small_run, tmp_path):
         ("empty", r"second_source\.path: corpus file .*empty\.txt holds no text"),
         ("field", r"second_source\.text_field: .*rows\.csv has no field 'body'; fields are text"),
         (
+            "null",
+            r"second_source\.path: .*nulls\.jsonl: row 1: field 'text' must be text, got None",
+        ),
+        (
             "small",
             r"second_source\.path: the corpus .*small\.txt holds 3 texts; extract asks "
             r"for 40",
@@ -126,6 +130,9 @@ def test_bad_corpus_is_refused_before_any_stage(small_run, tmp_path, setup, mess
     elif setup == "field":
         (tmp_path / "rows.csv").write_text("text\nsome words here\n")
         extra = f'path = "{tmp_path / "rows.csv"}"\ntext_field = "body"'
+    elif setup == "null":
+        (tmp_path / "nulls.jsonl").write_text('{"text": "some words here"}\n{"text": null}\n')
+        extra = f'path = "{tmp_path / "nulls.jsonl"}"'
     else:
         write_corpus(tmp_path / "small.txt", CORPUS[:3])
         extra = f'path = "{tmp_path / "small.txt"}"'
