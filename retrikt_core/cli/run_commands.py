@@ -174,5 +174,18 @@ def show(
     console.print(table)
     if run.metrics_file.is_file():
         with user_errors():
-            console.print(metrics_table(run.metrics()))
+            metrics = run.metrics()
+            staged = run.evaluated_metrics_file
+            if staged.is_file() and metrics != run.read_json(staged):
+                # Edited, or left by a run whose evaluate stage was redone since.
+                console.print(
+                    f"[yellow]warning: {run.metrics_file} is not the metrics of the evaluate "
+                    f"stage; showing {staged}[/yellow]"
+                )
+                metrics = run.read_json(staged)
+            try:
+                table = metrics_table(metrics)
+            except (KeyError, TypeError, AttributeError, ValueError):
+                fail(f"{run.metrics_file}: not a retrikt metrics file (truncated or modified)")
+            console.print(table)
         console.print(f"report: {run.report_file}")

@@ -35,6 +35,12 @@ from retrikt_core.records import Example, Knowledge
 from retrikt_core.storekit.files import sha256_file
 
 MANIFEST = "manifest.json"
+# What a run writes into its folder (beside the atomic writes' hidden
+# temporaries): a folder holding anything else is not taken as a run dir.
+RUN_NAMES = frozenset(
+    {MANIFEST, "config.json", "config.toml", "metrics.json", "report.md", "stages", ".lock"}
+    | {"accuracy.png", "stages.png", "reinforce.png", "frontier.png"}
+)
 # The config sections that are knowledge stores, ``store`` first.
 STORE_SECTIONS = ("store", "second_store")
 
@@ -235,6 +241,20 @@ class RunDir:
             raise PipelineError(
                 f"{self.path}: exists and is not a directory; choose another run dir"
             )
+        if self.path.is_dir() and not self.is_run():
+            # A run writes config.json and stages/ into its folder: never into
+            # a folder that holds something else (a bundle, a project).
+            foreign = sorted(
+                p.name
+                for p in self.path.iterdir()
+                if p.name not in RUN_NAMES and not p.name.startswith(".")
+            )
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                raise PipelineError(
+                    f"{self.path}: holds files that are not a retrikt run's ({shown}); "
+                    "choose an empty or new run dir"
+                )
         try:
             self.stages_dir.mkdir(parents=True, exist_ok=True)
             probe = self.path / f".write-test-{os.getpid()}"

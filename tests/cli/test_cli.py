@@ -74,6 +74,25 @@ def test_show_on_a_non_run(tmp_path):
     assert "not a retrikt run directory" in result.output
 
 
+def test_show_does_not_trust_an_edited_metrics_file(small_run):
+    config, run_dir, _ = small_run
+    make_pipeline(config, run_dir).run()
+    metrics_file = run_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    right = metrics["methods"]["kd_student"]["accuracy"]
+    metrics["methods"]["kd_student"]["accuracy"] = 0.999
+    metrics_file.write_text(json.dumps(metrics))
+    result = runner.invoke(app, ["show", str(run_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "is not the metrics of the evaluate stage" in result.output
+    assert "99.90%" not in result.output and f"{100 * right:.2f}%" in result.output
+    (run_dir / "stages" / "evaluate" / "metrics.json").unlink()  # nothing to fall back on
+    metrics_file.write_text("{}")
+    result = runner.invoke(app, ["show", str(run_dir)])
+    assert result.exit_code == 2 and "not a retrikt metrics file" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_version_short_help_and_completion():
     version = runner.invoke(app, ["--version"])
     assert version.exit_code == 0 and version.output.startswith("retrikt ")
@@ -110,6 +129,26 @@ def test_a_run_dir_that_is_a_file_is_an_error(small_run, tmp_path):
     result = runner.invoke(app, ["run", str(config), "--run-dir", str(target)])
     assert result.exit_code == 2 and "is not a directory" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_folder_that_holds_other_files_is_not_taken_as_a_run_dir(small_run, tmp_path):
+    config, _, _ = small_run
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text('{"mine": true}')
+    (project / "notes.txt").write_text("keep me")
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(project)])
+    assert result.exit_code == 2, result.output
+    assert "holds files that are not a retrikt run's (notes.txt)" in result.output
+    assert (project / "config.json").read_text() == '{"mine": true}', "nothing overwritten"
+    assert sorted(p.name for p in project.iterdir()) == ["config.json", "notes.txt"]
+    # An empty folder, and a run's own folder, are run dirs.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(empty), "--until", "prepare"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(empty), "--until", "prepare"])
+    assert result.exit_code == 0, result.output
 
 
 def test_written_files_follow_the_umask(small_run):
