@@ -28,8 +28,8 @@ def knn_distribution(
     neighbors: Neighbors, num_labels: int, temperature: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(p_knn [n, C], has_neighbors [n])`` from similarity-weighted neighbour labels."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not 0 < temperature < float("inf"):  # NaN fails this too
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
     n = len(neighbors)
     out = np.full((n, num_labels), 1.0 / num_labels)
     found = np.zeros(n, dtype=bool)

@@ -56,6 +56,19 @@ def test_interpolation_rejects_bad_parameters():
         interpolate(STUDENT, NEIGHBORS, 1.5, 1.0)
     with pytest.raises(ValueError):
         knn_distribution(NEIGHBORS, 2, 0.0)
+    for bad in (math.nan, math.inf):  # NaN would make every probability NaN
+        with pytest.raises(ValueError, match="finite number > 0"):
+            knn_distribution(NEIGHBORS, 2, bad)
+    with pytest.raises(ValueError):
+        interpolate(STUDENT, NEIGHBORS, math.nan, 1.0)
+
+
+def test_hashed_features_refuse_a_zero_dimension():
+    from retrikt_core.records import Example
+    from retrikt_core.storekit import hashed_features
+
+    with pytest.raises(ValueError, match="dim >= 1"):
+        hashed_features([Example("a film")], 0)
 
 
 def test_tuning_prefers_retrieval_when_it_is_right():

@@ -27,12 +27,14 @@ the generator's or the teacher's.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from retrikt_core.errors import BundleError, InputError
+from retrikt_core.config.options import build_options
+from retrikt_core.errors import BundleError, InputError, RetriktError
 from retrikt_core.inspection import Prediction, explain
 from retrikt_core.interfaces import KnowledgeStore, Retriever, Student
 from retrikt_core.pipeline.digests import file_records as run_file_records
@@ -159,8 +161,46 @@ def read_manifest(path: str | Path) -> BundleManifest:
         manifest = BundleManifest.from_dict(data)
     except (TypeError, AttributeError) as exc:
         raise BundleError(f"{manifest_path}: malformed ({exc}); truncated or modified") from None
+    _check_values(manifest_path, manifest)
     _check_files(path, manifest)
     return manifest
+
+
+def _check_values(where: Path, manifest: BundleManifest) -> None:
+    """The settings ``bundle.json`` records are ones an export writes, so a
+    hand-edited file fails here naming the field, not later in a traceback
+    or, worse, as a student that quietly stops retrieving."""
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    def bad(name: str, value: Any, want: str) -> None:
+        raise BundleError(f"{where}: {name} is {value!r}; {want} (modified?)")
+
+    names = manifest.task.get("label_names") if isinstance(manifest.task, dict) else None
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
+        bad("task.label_names", names, "expected a list of two or more label names")
+    if manifest.default_runtime not in manifest.runtimes:
+        bad("default_runtime", manifest.default_runtime, f"has {', '.join(manifest.runtimes)}")
+    settings = manifest.retrieval
+    if (settings is None) != (not manifest.stores):
+        bad("retrieval", asdict(settings) if settings else None, "a bundle with stores has it")
+    if settings is None:
+        return
+    if not isinstance(settings.retriever, dict) or not isinstance(
+        settings.retriever.get("plugin"), str
+    ):
+        bad("retrieval.retriever", settings.retriever, "expected a section with a plugin")
+    if not (number(settings.k) and settings.k == int(settings.k) and settings.k >= 1):
+        bad("retrieval.k", settings.k, "expected an integer >= 1")
+    lam = settings.lam
+    if lam is not None and not (number(lam) and 0 <= lam <= 1):
+        bad("retrieval.lam", lam, "expected a number in [0, 1]")
+    temperature = settings.knn_temperature
+    if temperature is not None and not (
+        number(temperature) and math.isfinite(temperature) and temperature > 0
+    ):
+        bad("retrieval.knn_temperature", temperature, "expected a finite number > 0")
 
 
 def digest_line(manifest_path: Path) -> str:
@@ -322,6 +362,12 @@ def load_bundle(path: str | Path, runtime: str = "auto", plugins: Plugins | None
     runtime = choose_runtime(manifest, runtime, path)
     plugins = plugins or get_plugins()
     student = load_student(path, manifest, runtime, plugins)
+    labels = getattr(student, "num_labels", None)
+    if labels is not None and labels != len(manifest.task["label_names"]):
+        raise BundleError(
+            f"{path / BUNDLE_MANIFEST}: task.label_names names "
+            f"{len(manifest.task['label_names'])} labels; the student predicts {labels} (modified?)"
+        )
     apply_retrieval(student, manifest.retrieval, path)
     stores: list[KnowledgeStore] = []
     retriever: Retriever | None = None
@@ -342,8 +388,12 @@ def bound_retriever(
 ) -> Retriever:
     """The retriever ``bundle.json`` records, over the bundle's loaded stores."""
     config = dict(settings.retriever)
-    cls = plugins.registry.get("retriever", config.pop("plugin"))
-    retriever = cls(cls.Options(**config))
+    try:
+        cls = plugins.registry.get("retriever", config.pop("plugin"))
+        options = build_options("retrieval.retriever", cls.Options, config)
+    except RetriktError as exc:  # an unknown plugin, option or value
+        raise BundleError(f"{BUNDLE_MANIFEST}: {exc}") from None
+    retriever = cls(options)
     retriever.bind(stores)
     return retriever
 

@@ -30,7 +30,7 @@ def predict(
         str | None, typer.Option(help="which student of a run (default retrikt_student)")
     ] = None,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "auto",
-    top: Annotated[int, typer.Option(help="neighbours shown per prediction")] = 3,
+    top: Annotated[int, typer.Option(min=0, help="neighbours shown per prediction")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines output")] = False,
 ) -> None:
     """Label texts with a run's student or a bundle, showing the neighbours behind each

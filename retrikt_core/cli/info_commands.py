@@ -65,8 +65,8 @@ def store_inspect_command(
     query: Annotated[
         list[str], typer.Option(help="show the entries nearest this text (repeatable)")
     ] = [],  # noqa: B006
-    samples: Annotated[int, typer.Option(help="random entries shown per store")] = 5,
-    k: Annotated[int, typer.Option(help="neighbours shown per query")] = 5,
+    samples: Annotated[int, typer.Option(min=0, help="random entries shown per store")] = 5,
+    k: Annotated[int, typer.Option(min=1, help="neighbours shown per query")] = 5,
     seed: Annotated[int, typer.Option(help="seed for the random sample")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
 ) -> None:

@@ -14,7 +14,13 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return tomllib.loads(path.read_text())
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is dropped.
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start : exc.start + 1]
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {byte!r}); TOML files are UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 

@@ -38,6 +38,8 @@ def example_terms(example: Example, ngram: int = 2) -> list[str]:
 def hashed_features(examples: list[Example], dim: int, ngram: int = 2) -> np.ndarray:
     """``[n, dim]`` float32, sublinear term frequencies with the signed hashing
     trick, rows L2-normalised (so inner product = cosine)."""
+    if dim < 1 or ngram < 1:
+        raise ValueError(f"hashed_features needs dim >= 1 and ngram >= 1, got {dim} and {ngram}")
     out = np.zeros((len(examples), dim), dtype=np.float32)
     for row, example in enumerate(examples):
         for term in example_terms(example, ngram):

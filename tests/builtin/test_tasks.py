@@ -131,3 +131,20 @@ def test_presets_read_shared_data(cls, folder, sizes, pair, monkeypatch):
     assert {e.label for e in train} == set(range(task.num_labels))
     kshot = task.sample_k_shot(train, 16, seed=0)
     assert len(kshot) == 16 * task.num_labels
+
+
+def test_the_hub_task_offline_is_an_error_naming_the_dataset(monkeypatch):
+    import sys
+    import types
+
+    from retrikt_core.builtin.tasks.hub import HubTask, HubTaskOptions
+
+    def load_dataset(name, subset, split):
+        raise ConnectionError(f"Couldn't reach '{name}' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    task = HubTask(HubTaskOptions(dataset="glue", subset="sst2", label_names=["neg", "pos"]))
+    with pytest.raises(
+        TaskDataError, match=r"task\.dataset: cannot load 'glue/sst2' split 'train'"
+    ):
+        task.load("train")

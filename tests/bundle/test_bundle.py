@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -236,6 +237,54 @@ def test_a_corrupt_bundle_is_refused_naming_the_file(finished_run, tmp_path, cor
     result = runner.invoke(app, ["predict", str(bundle_dir), "a film"])
     if corrupt is not corrupt_no_manifest:  # without bundle.json it is read as a run dir
         assert result.exit_code == 2 and why in said(result)
+
+
+def _edit(key, value):
+    def apply(manifest):
+        *path, last = key.split(".")
+        holder = manifest
+        for part in path:
+            holder = holder[part]
+        if value is DELETE:
+            del holder[last]
+        else:
+            holder[last] = value(holder[last]) if callable(value) else value
+
+    return apply
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("retrieval.k", 0, "retrieval.k is 0; expected an integer >= 1"),
+        ("retrieval.k", "x", "retrieval.k is 'x'"),
+        ("retrieval", DELETE, "retrieval is None; a bundle with stores has it"),
+        ("retrieval.lam", 5, "retrieval.lam is 5; expected a number in [0, 1]"),
+        ("retrieval.knn_temperature", float("nan"), "retrieval.knn_temperature is nan"),
+        ("retrieval.knn_temperature", 0, "retrieval.knn_temperature is 0"),
+        ("retrieval.retriever.kk", 3, "retrieval.retriever.kk: unknown option"),
+        ("retrieval.retriever.k", 2.5, "retrieval.retriever.k: expected an integer"),
+        ("task.label_names", lambda names: names + ["other"], "names 3 labels; the student"),
+        ("task.label_names", lambda names: names[:1], "task.label_names is ['negative']"),
+        ("default_runtime", "onnx", "default_runtime is 'onnx'; has native"),
+    ],
+)
+def test_a_rehashed_manifest_with_bad_settings_is_refused(finished_run, tmp_path, key, value, why):
+    """bundle.json edited and its digest written again: every setting is still
+    checked, so a bad one is an error naming it, never a traceback or a
+    student that silently stops retrieving."""
+    bundle_dir = tmp_path / "bundle"
+    export_bundle(finished_run, bundle_dir)
+    manifest = json.loads((bundle_dir / BUNDLE_MANIFEST).read_text())
+    _edit(key, value)(manifest)
+    rewrite_manifest(bundle_dir, json.dumps(manifest))
+    with pytest.raises(BundleError, match=re.escape(why)):
+        load_bundle(bundle_dir)
+    result = runner.invoke(app, ["predict", str(bundle_dir), "a film"])
+    assert result.exit_code == 2 and why in said(result), said(result)
 
 
 def test_a_file_from_another_bundle_is_refused(finished_run, tmp_path):

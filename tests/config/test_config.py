@@ -124,6 +124,15 @@ def test_missing_file_and_bad_toml(tmp_path):
     bad.write_text("[run\nseed = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_toml(bad)
+    bad.write_bytes("[run]\nseed = 1  # caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"bad\.toml: not UTF-8 text \(byte 21: b'\\xe9'\)"):
+        load_toml(bad)
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path):
+    config = tmp_path / "bom.toml"
+    config.write_bytes(b"\xef\xbb\xbf[run]\nseed = 3\n")
+    assert load_toml(config) == {"run": {"seed": 3}}
 
 
 def test_every_numeric_option_of_the_shipped_components_declares_its_range():

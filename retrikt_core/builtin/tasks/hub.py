@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from retrikt_core.api import ConfigError, Example, Task, option, rows_to_examples
+from retrikt_core.api import (
+    ConfigError,
+    Example,
+    Task,
+    TaskDataError,
+    option,
+    rows_to_examples,
+)
 from retrikt_core.builtin.tasks.files import describe_from_options
 
 
@@ -42,10 +49,22 @@ class HubTask(Task):
             raise ConfigError("task.label_names: give at least two label names")
 
     def load(self, split: str) -> list[Example]:
-        import datasets
-
+        try:
+            import datasets
+        except ImportError:
+            raise ConfigError(
+                "task.plugin: the hub task needs the datasets package (pip install datasets)"
+            ) from None
         o = self.options
-        dataset = datasets.load_dataset(o.dataset, o.subset or None, split=split)
+        try:
+            dataset = datasets.load_dataset(o.dataset, o.subset or None, split=split)
+        except (OSError, ValueError) as exc:  # no network, no such dataset or split
+            name = f"{o.dataset}/{o.subset}" if o.subset else o.dataset
+            raise TaskDataError(
+                f"task.dataset: cannot load {name!r} split {split!r} from the Hugging Face "
+                f"Hub ({type(exc).__name__}: {exc}); without a network, give the files to "
+                "the files task instead"
+            ) from None
         return rows_to_examples(
             dataset.to_list(),
             where=f"{o.dataset}/{o.subset}:{split}",
