@@ -85,6 +85,11 @@ class RunStores:
         self.run_dir = run.path
         plugins = plugins or get_plugins()
         index = run.stage("index")
+        if (run.path / "bundle.json").is_file() and not run.is_run():
+            raise ArtifactError(
+                f"{run.path}: a bundle, not a run; `store inspect` reads a run's stores "
+                "(a bundle's predictions show its neighbours: `retrikt predict BUNDLE TEXT`)"
+            )
         if not index.is_dir() or not run.task_file.is_file():
             raise ArtifactError(
                 f"{index}: missing; has the run at {self.run_dir} finished its index stage?"

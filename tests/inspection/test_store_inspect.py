@@ -55,3 +55,11 @@ def test_inspect_refuses_a_directory_without_an_index(tmp_path):
     result = runner.invoke(app, ["store", "inspect", str(tmp_path)])
     assert result.exit_code == 2
     assert "index" in result.output
+
+
+def test_inspect_on_a_bundle_says_it_takes_a_run(tmp_path):
+    (tmp_path / "bundle.json").write_text("{}")
+    result = runner.invoke(app, ["store", "inspect", str(tmp_path)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert "a bundle, not a run" in said and "retrikt predict BUNDLE TEXT" in said
