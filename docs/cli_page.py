@@ -99,10 +99,11 @@ def commands(lines: list[str]) -> list[Command]:
     return found
 
 
-def run(command: str) -> list[str]:
-    """The command's stdout and stderr, as the page shows them: trailing
-    spaces and leading and trailing blank lines dropped."""
-    env = dict(os.environ, COLUMNS="100", RETRIKT_PROGRESS="0", NO_COLOR="1")
+def output(command: str) -> str:
+    """What a shell command line prints (stdout and stderr together), run
+    from the repository root as the docs' console blocks are: this Python's
+    ``retrikt`` first on the PATH, ``COLUMNS=100``, no progress bars."""
+    env = dict(os.environ, COLUMNS="100", RETRIKT_PROGRESS="0")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     done = subprocess.run(
         ["bash", "-c", command],
@@ -113,7 +114,13 @@ def run(command: str) -> list[str]:
         text=True,
         timeout=120,
     )
-    return strip_blank([line.rstrip() for line in done.stdout.splitlines()])
+    return done.stdout
+
+
+def run(command: str) -> list[str]:
+    """The command's output as the page shows it: trailing spaces and
+    leading and trailing blank lines dropped."""
+    return strip_blank([line.rstrip() for line in output(command).splitlines()])
 
 
 def strip_blank(lines: list[str]) -> list[str]:

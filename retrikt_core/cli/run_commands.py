@@ -176,13 +176,14 @@ def show(
         with user_errors():
             metrics = run.metrics()
             staged = run.evaluated_metrics_file
-            if staged.is_file() and metrics != run.read_json(staged):
+            evaluated = run.read_json(staged) if staged.is_file() else metrics
+            if metrics != evaluated:
                 # Edited, or left by a run whose evaluate stage was redone since.
                 console.print(
                     f"[yellow]warning: {run.metrics_file} is not the metrics of the evaluate "
                     f"stage; showing {staged}[/yellow]"
                 )
-                metrics = run.read_json(staged)
+                metrics = evaluated
             try:
                 table = metrics_table(metrics)
             except (KeyError, TypeError, AttributeError, ValueError):

@@ -3,16 +3,6 @@ page itself against the installed CLI."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("cli_page", ROOT / "docs" / "cli_page.py")
-cli_page = importlib.util.module_from_spec(_spec)
-sys.modules["cli_page"] = cli_page  # dataclasses look their module up
-_spec.loader.exec_module(cli_page)
-
 PAGE = """Intro.
 
 ```console
@@ -40,7 +30,7 @@ $ retrikt run examples/configs/sst2-retrikt.toml
 """.splitlines()
 
 
-def test_commands_are_read_from_console_blocks_only():
+def test_commands_are_read_from_console_blocks_only(cli_page):
     found = cli_page.commands(PAGE)
     assert [c.command for c in found] == [
         "retrikt --version",
@@ -55,7 +45,7 @@ def test_commands_are_read_from_console_blocks_only():
     assert PAGE[version.start : version.end] == version.output
 
 
-def test_only_commands_that_need_no_run_stand_alone():
+def test_only_commands_that_need_no_run_stand_alone(cli_page):
     alone = {c.command: c.stands_alone for c in cli_page.commands(PAGE)}
     assert alone == {
         "retrikt --version": True,
@@ -66,7 +56,7 @@ def test_only_commands_that_need_no_run_stand_alone():
     }
 
 
-def test_an_excerpt_keeps_its_last_line_and_counts_the_whole_output():
+def test_an_excerpt_keeps_its_last_line_and_counts_the_whole_output(cli_page):
     schema = cli_page.commands(PAGE)[2]
     assert schema.trimmed is not None
     actual = ["{", '  "added": 1,', '  "core": {', "    x", "  }", "}"]
@@ -81,7 +71,7 @@ def test_an_excerpt_keeps_its_last_line_and_counts_the_whole_output():
     assert cli_page.expected(whole, ["retrikt 9.9"]) == ["retrikt 9.9"]
 
 
-def test_a_stale_output_is_found_and_rewritten():
+def test_a_stale_output_is_found_and_rewritten(cli_page):
     page = ["```console", "$ retrikt --version", "retrikt 0.0.0", "", "$ ls", "x", "```"]
     changes = cli_page.stale(page)
     assert [c.command for c, _ in changes] == ["retrikt --version"]
@@ -92,7 +82,7 @@ def test_a_stale_output_is_found_and_rewritten():
     assert cli_page.stale(fixed) == []
 
 
-def test_the_cli_page_matches_the_installed_cli():
+def test_the_cli_page_matches_the_installed_cli(cli_page):
     changes = cli_page.stale(cli_page.PAGE.read_text().splitlines())
     stale = [f"docs/cli.md:{c.start}: $ {c.command}" for c, _ in changes]
     assert not stale, "stale outputs; run `make docs`:\n" + "\n".join(stale)

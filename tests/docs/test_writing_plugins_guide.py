@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,19 +160,9 @@ COMMANDS = console_commands()
 @pytest.mark.parametrize(
     ("line", "command", "expected"), COMMANDS, ids=[f"line{c[0]}" for c in COMMANDS]
 )
-def test_console_output_is_what_the_command_prints(line, command, expected):
-    env = {**os.environ, "COLUMNS": "100", "RETRIKT_PROGRESS": "0"}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    done = subprocess.run(
-        ["bash", "-c", command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-    )
-    assert _normalise(done.stdout) == _normalise(expected), f"guide line {line}: {command}"
+def test_console_output_is_what_the_command_prints(cli_page, line, command, expected):
+    printed = cli_page.output(command)
+    assert _normalise(printed) == _normalise(expected), f"guide line {line}: {command}"
 
 
 def test_the_installed_plugin_is_the_quoted_code():
