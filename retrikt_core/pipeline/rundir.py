@@ -171,6 +171,14 @@ class RunDir:
                     f"{self.manifest_file}: its checksum does not match its content (edited "
                     "or damaged); restore it, or start the run in a new directory"
                 )
+            # A manifest written before checksums has none to catch a hand
+            # edit, so each stage record's shape is checked as well.
+            for name, record in manifest["stages"].items():
+                if not isinstance(record, dict):
+                    raise ArtifactError(
+                        f"{self.manifest_file}: stage {name!r} is recorded as "
+                        f"{type(record).__name__}, not an object; the file is damaged"
+                    )
             return manifest
         return {"stages": {}}
 

@@ -197,6 +197,24 @@ def test_a_run_without_file_records_still_names_a_damaged_file(finished, tmp_pat
     assert "retrikt_student" in result.output and "Traceback" not in result.output
 
 
+def test_a_manifest_without_checksum_whose_stage_record_is_not_an_object(finished, tmp_path):
+    """A manifest written before checksums cannot show a hand edit by its
+    checksum; a stage record of the wrong shape is still refused by name."""
+    _, source = finished
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest.pop("checksum")
+    manifest["stages"]["train"] = "finished"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    for args in (["show", str(run_dir)], ["predict", str(run_dir), "a film"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.output.split())
+        assert "manifest.json" in message and "stage 'train'" in message, message
+        assert "Traceback" not in result.output
+
+
 def test_predict_names_a_file_it_cannot_read(finished, tmp_path):
     _, run_dir = finished
     text = tmp_path / "in.txt"
