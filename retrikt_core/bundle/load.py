@@ -177,10 +177,37 @@ def _check_values(where: Path, manifest: BundleManifest) -> None:
     def bad(name: str, value: Any, want: str) -> None:
         raise BundleError(f"{where}: {name} is {value!r}; {want} (modified?)")
 
+    def folder(value: Any) -> bool:
+        return isinstance(value, dict) and isinstance(value.get("dir"), str)
+
+    # The sections loading indexes into: the wrong shape is named here, not
+    # left to a TypeError or KeyError deep in the loader.
+    if not folder(manifest.student):
+        bad("student", manifest.student, "expected an object with a dir")
+    if not isinstance(manifest.stores, list):
+        bad("stores", manifest.stores, "expected a list of objects with a dir")
+    for i, store in enumerate(manifest.stores):
+        if not folder(store):
+            bad(f"stores[{i}]", store, "expected an object with a dir")
+    if not isinstance(manifest.runtimes, dict) or not all(
+        file is None or isinstance(file, str) for file in manifest.runtimes.values()
+    ):
+        bad("runtimes", manifest.runtimes, "expected an object of runtime: file name or null")
+    for name, record in manifest.files.items():
+        size, digest = record.bytes, record.sha256
+        if not (isinstance(size, int) and not isinstance(size, bool) and size >= 0):
+            bad(f"files[{name!r}].bytes", size, "expected a size in bytes")
+        if not isinstance(digest, str):
+            bad(f"files[{name!r}].sha256", digest, "expected a sha256 hex digest")
     names = manifest.task.get("label_names") if isinstance(manifest.task, dict) else None
     if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
         bad("task.label_names", names, "expected a list of two or more label names")
-    if manifest.default_runtime not in manifest.runtimes:
+    if len(set(names)) != len(names):
+        # Two labels of one name would make the predictions ambiguous.
+        bad("task.label_names", names, "expected distinct label names")
+    if not isinstance(manifest.default_runtime, str) or (
+        manifest.default_runtime not in manifest.runtimes
+    ):
         bad("default_runtime", manifest.default_runtime, f"has {', '.join(manifest.runtimes)}")
     settings = manifest.retrieval
     if (settings is None) != (not manifest.stores):
@@ -333,6 +360,13 @@ class Bundle:
                 raise InputError(
                     f"input {unpaired[0]}: this task takes sentence pairs; "
                     "give (premise, hypothesis) tuples"
+                )
+        else:
+            paired = [i for i, e in enumerate(out) if e.text_pair]
+            if paired:
+                raise InputError(
+                    f"input {paired[0]}: this task takes single sentences; give texts, "
+                    "not (premise, hypothesis) tuples"
                 )
         return out
 

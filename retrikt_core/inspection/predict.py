@@ -144,5 +144,12 @@ def read_inputs(texts: list[str], file: Path | None, is_pair: bool) -> list[Exam
                 f"input {i}: this task takes sentence pairs; give "
                 f"'premise{PAIR_SEPARATOR}hypothesis' or a text_pair field"
             )
+        if not is_pair and pair:
+            # The student never saw a second sentence: one would change its
+            # answer without a word (serve and store add refuse it too).
+            raise InputError(
+                f"input {i}: this task takes single sentences; give a text without "
+                f"'{PAIR_SEPARATOR.strip()}' and no text_pair field"
+            )
         examples.append(Example(text=text, text_pair=pair, id=f"input-{i}"))
     return examples

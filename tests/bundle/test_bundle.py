@@ -241,7 +241,7 @@ def test_a_corrupt_bundle_is_refused_naming_the_file(finished_run, tmp_path, cor
 
 def _edit(key, value):
     def apply(manifest):
-        *path, last = key.split(".")
+        *path, last = key.split(".") if isinstance(key, str) else key  # a tuple: keys with dots
         holder = manifest
         for part in path:
             holder = holder[part]
@@ -270,6 +270,14 @@ DELETE = object()
         ("task.label_names", lambda names: names + ["other"], "names 3 labels; the student"),
         ("task.label_names", lambda names: names[:1], "task.label_names is ['negative']"),
         ("default_runtime", "onnx", "default_runtime is 'onnx'; has native"),
+        ("default_runtime", ["native"], "default_runtime is ['native']; has native"),
+        ("task.label_names", ["a", "a"], "expected distinct label names"),
+        ("student", "student", "student is 'student'; expected an object with a dir"),
+        ("student.dir", DELETE, "student is {'name'"),
+        ("stores", "store", "stores is 'store'; expected a list of objects"),
+        ("stores", ["store"], "stores[0] is 'store'; expected an object with a dir"),
+        ("runtimes", ["native"], "runtimes is ['native']; expected an object"),
+        (("files", "README.md", "bytes"), str, "files['README.md'].bytes is '"),
     ],
 )
 def test_a_rehashed_manifest_with_bad_settings_is_refused(finished_run, tmp_path, key, value, why):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from retrikt_core.cli import app
@@ -85,3 +86,25 @@ def test_predict_file_reads_a_tsv_as_the_tasks_do(small_run, tmp_path):
         "awful , messy script",
         "fun , sharp and lovely",
     ]
+
+
+def test_predict_refuses_a_sentence_pair_for_a_single_sentence_task(small_run, tmp_path):
+    """A second sentence the student never saw would change its answer
+    silently: a run, a bundle and the Python API refuse it, as serve does."""
+    from retrikt_core.bundle import export_bundle, load_bundle
+    from retrikt_core.errors import InputError
+
+    config, run_dir, _ = small_run
+    make_pipeline(config, run_dir).run()
+    bundle_dir = tmp_path / "bundle"
+    export_bundle(run_dir, bundle_dir)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"text": "dull"}\n{"text": "a film", "text_pair": "a great one"}\n')
+    for target in (run_dir, bundle_dir):
+        for args in (["a film ||| a great one"], ["--file", str(pairs)]):
+            result = runner.invoke(app, ["predict", str(target), *args])
+            message = " ".join(result.output.split())
+            assert result.exit_code == 2, message
+            assert "this task takes single sentences" in message, message
+    with pytest.raises(InputError, match="input 1: this task takes single sentences"):
+        load_bundle(bundle_dir).predict(["dull", ("a film", "a great one")])
