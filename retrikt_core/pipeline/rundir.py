@@ -212,7 +212,15 @@ class RunDir:
         return self.read_json(self.task_file)
 
     def config(self) -> dict[str, Any]:
-        return self.read_json(self.config_file)
+        config = self.read_json(self.config_file)
+        # No checksum covers config.json: a hand edit to another JSON type is
+        # caught here, one to its values by check_config.
+        if not isinstance(config, dict):
+            raise ArtifactError(
+                f"{self.config_file}: holds {type(config).__name__}, not a config object; "
+                "the file is damaged"
+            )
+        return config
 
     def metrics(self) -> dict[str, Any]:
         return self.read_json(self.metrics_file)

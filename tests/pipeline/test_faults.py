@@ -160,6 +160,22 @@ def test_an_edited_config_is_refused_by_export(finished, tmp_path):
     assert result.exit_code == 2 and "config.json" in result.output, result.output
 
 
+@pytest.mark.parametrize("content", [[1, 2], "config", None], ids=["list", "string", "null"])
+def test_a_config_json_that_is_not_an_object_is_refused_by_name(finished, tmp_path, content):
+    _, source = finished
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    (run_dir / "config.json").write_text(json.dumps(content))
+    for args in (
+        ["export", str(run_dir), str(tmp_path / "b")],
+        ["predict", str(run_dir), "a great film"],
+    ):
+        result = runner.invoke(app, args)
+        message = " ".join(result.output.split())
+        assert result.exit_code == 2 and message.startswith("error:"), message
+        assert "config.json: holds" in message and "not a config object" in message, message
+
+
 @pytest.mark.parametrize("damage", [flip, truncate], ids=["flip", "truncate"])
 def test_every_file_of_a_bundle_is_refused_with_its_name(finished, tmp_path, damage):
     _, source = finished
