@@ -97,7 +97,14 @@ class CorpusGenerator(KnowledgeGenerator):
             available, origin = len(self._read_file(task)), self.options.path
         else:
             k_shot = task.k_shot * task.num_labels
-            available = len(task.load(task.train_split)) - k_shot
+            rows = len(task.load(task.train_split))
+            if k_shot > rows:
+                # Then no n_total could fit: the k-shot sample is what is too big.
+                raise ConfigError(
+                    f"task.k_shot: {task.k_shot} per label takes {k_shot} examples; split "
+                    f"{task.train_split!r} of task {task.name!r} has {rows}"
+                )
+            available = rows - k_shot
             origin = f"task {task.name!r} split {task.train_split!r} (minus {k_shot} k-shot)"
         if available < n:
             raise ConfigError(

@@ -75,6 +75,17 @@ def rows_to_examples(
 
     A raw label is looked up as text in ``label_index`` (raw value -> label
     index) when given, else by its position in ``label_values``."""
+    roles = {"text": text_field, "text_pair": text_pair_field, "label": label_field}
+    seen: dict[str, str] = {}
+    for role, name in roles.items():
+        if name and name in seen:
+            # A label read from the text column would be learned from the text
+            # itself: a perfect, meaningless score rather than an error.
+            raise TaskDataError(
+                f"{where}: the {seen[name]} and the {role} are both read from field "
+                f"{name!r}; give each its own (task.{seen[name]}_field, task.{role}_field)"
+            )
+        seen.setdefault(name, role)
     if rows:
         for name in (text_field, text_pair_field, label_field):
             if name and name not in rows[0]:

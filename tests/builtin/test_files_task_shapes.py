@@ -165,6 +165,36 @@ def test_label_map_must_map_to_label_names(tmp_path):
         task(path, text_field=3, label_field=1, label_map={"1": "good"}).check()
 
 
+@pytest.mark.parametrize(
+    "values", [["1", "0", "2"], ["1"], ["1", "1"]], ids=["extra", "short", "repeated"]
+)
+def test_label_values_must_give_one_distinct_value_per_label(tmp_path, values):
+    """An extra value would map to a label index without a name (an
+    IndexError later); a repeated one would give two labels one value."""
+    path = headerless(tmp_path / "train.tsv")
+    with pytest.raises(ConfigError, match=r"task\.label_values: give one distinct value"):
+        task(path, text_field=3, label_field=1, label_values=values).check()
+    config = write_config(tmp_path, path, text_field=3, label_field=1, label_values=values)
+    result = CliRunner().invoke(app, ["data", "check", config])
+    assert result.exit_code == 2 and result.output.startswith("error: task.label_values")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"text_field": 1, "label_field": 1}, "the text and the label are both read from field"),
+        ({"text_field": 3, "text_pair_field": 3, "label_field": 1}, "the text and the text_pair"),
+    ],
+    ids=["text-is-label", "pair-is-text"],
+)
+def test_two_fields_read_from_one_column_are_refused(tmp_path, fields, message):
+    """A label read from the text column would be learned from the text: a
+    perfect score, not an error, unless the clash is caught."""
+    t = task(headerless(tmp_path / "train.tsv"), **fields)
+    with pytest.raises(TaskDataError, match=re.escape(message)):
+        t.load("train")
+
+
 def test_a_position_past_the_last_column_is_named(tmp_path):
     t = task(headerless(tmp_path / "train.tsv"), text_field=7, label_field=1)
     with pytest.raises(TaskDataError, match=r"task\.text_field = 7: no such column; .* has 4"):

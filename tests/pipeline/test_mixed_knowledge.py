@@ -11,7 +11,12 @@ import pytest
 
 from retrikt_core.config import ConfigError
 from retrikt_core.knowledge import plan_requests
-from retrikt_core.testing.runs import make_pipeline
+from retrikt_core.testing.runs import (
+    fast_config,
+    make_pipeline,
+    task_section,
+    write_sentiment_files,
+)
 
 
 def test_one_source_keeps_its_convention():
@@ -140,3 +145,18 @@ def test_bad_corpus_is_refused_before_any_stage(small_run, tmp_path, setup, mess
     with pytest.raises(ConfigError, match=message):
         make_pipeline(config, run_dir).run()
     assert not (run_dir / "stages" / "prepare").exists(), "refused before any stage ran"
+
+
+def test_a_k_shot_larger_than_the_split_is_named_not_extract(tmp_path):
+    """The task's own train split as corpus: when the k-shot sample alone
+    needs more rows than the split has, no extract setting could help, so
+    the error names task.k_shot (not a negative count of texts)."""
+    data = write_sentiment_files(tmp_path / "data")  # 60 train rows, two labels
+    config = tmp_path / "config.toml"
+    config.write_text(fast_config(task_section(data, k_shot=31)))
+    with pytest.raises(ConfigError) as error:
+        make_pipeline(config, tmp_path / "run").run()
+    message = str(error.value)
+    assert message.startswith("task.k_shot: 31 per label takes 62 examples"), message
+    assert "has 60" in message and "-2" not in message
+    assert not (tmp_path / "run" / "stages" / "prepare").exists(), "refused before any stage ran"

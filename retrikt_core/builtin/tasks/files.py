@@ -125,6 +125,16 @@ class FilesTask(Task):
             )
         if o.label_map and o.label_values:
             raise ConfigError("task.label_map: give label_map or label_values, not both")
+        if o.label_values and (
+            len(o.label_values) != len(o.label_names)
+            or len(set(o.label_values)) != len(o.label_values)
+        ):
+            # One distinct raw value per label: an extra one would map to a
+            # label index that has no name, a repeated one to two labels.
+            raise ConfigError(
+                f"task.label_values: give one distinct value per label name "
+                f"({', '.join(o.label_names)}), got {o.label_values}"
+            )
         for split, path in self.files().items():
             key = f"task.{split}_file"
             if not str(path) or str(path) == ".":
