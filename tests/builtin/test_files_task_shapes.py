@@ -179,6 +179,12 @@ def test_label_values_must_give_one_distinct_value_per_label(tmp_path, values):
     assert result.exit_code == 2 and result.output.startswith("error: task.label_values")
 
 
+def test_verbalizers_must_be_distinct_words(tmp_path):
+    path = headerless(tmp_path / "train.tsv")
+    with pytest.raises(ConfigError, match=r"task\.verbalizers: one distinct word per label"):
+        task(path, text_field=3, label_field=1, verbalizers=["good", "good"]).check()
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -148,3 +148,17 @@ def test_the_hub_task_offline_is_an_error_naming_the_dataset(monkeypatch):
         TaskDataError, match=r"task\.dataset: cannot load 'glue/sst2' split 'train'"
     ):
         task.load("train")
+
+
+@pytest.mark.parametrize(
+    ("verbalizers", "message"),
+    [(["bad"], "need one word per label name"), (["bad", "bad"], "one distinct word per label")],
+)
+def test_the_hub_task_checks_its_verbalizers(verbalizers, message):
+    from retrikt_core.builtin.tasks.hub import HubTask, HubTaskOptions
+
+    task = HubTask(
+        HubTaskOptions(dataset="glue", label_names=["neg", "pos"], verbalizers=verbalizers)
+    )
+    with pytest.raises(ConfigError, match=rf"task\.verbalizers: {message}"):
+        task.check()

@@ -37,6 +37,18 @@ def describe_from_options(task: Task) -> None:
     task.field_names = tuple(titles[i] if isinstance(f, int) else f for i, f in enumerate(fields))
 
 
+def check_label_words(o: Any) -> None:
+    """The label names and verbalizers of a task configured by options."""
+    if len(o.label_names) < 2:
+        raise ConfigError("task.label_names: give at least two label names")
+    if o.verbalizers and len(o.verbalizers) != len(o.label_names):
+        raise ConfigError("task.verbalizers: need one word per label name")
+    if len(set(o.verbalizers)) != len(o.verbalizers):
+        # The teacher scores each label by its word: two labels of one word
+        # would always tie, and the first would win every time.
+        raise ConfigError(f"task.verbalizers: one distinct word per label, got {o.verbalizers}")
+
+
 @dataclass
 class FilesTaskOptions:
     train_file: str = option(
@@ -113,10 +125,7 @@ class FilesTask(Task):
 
     def check(self) -> None:
         o = self.options
-        if len(o.label_names) < 2:
-            raise ConfigError("task.label_names: give at least two label names")
-        if o.verbalizers and len(o.verbalizers) != len(o.label_names):
-            raise ConfigError("task.verbalizers: need one word per label name")
+        check_label_words(o)
         unknown = sorted(set(o.label_map.values()) - set(o.label_names))
         if unknown:
             raise ConfigError(

@@ -13,7 +13,7 @@ from retrikt_core.api import (
     option,
     rows_to_examples,
 )
-from retrikt_core.builtin.tasks.files import describe_from_options
+from retrikt_core.builtin.tasks.files import check_label_words, describe_from_options
 
 
 @dataclass
@@ -45,8 +45,7 @@ class HubTask(Task):
     def check(self) -> None:
         if not self.options.dataset:
             raise ConfigError("task.dataset: required; a dataset name on the hub")
-        if len(self.options.label_names) < 2:
-            raise ConfigError("task.label_names: give at least two label names")
+        check_label_words(self.options)
 
     def load(self, split: str) -> list[Example]:
         try:
