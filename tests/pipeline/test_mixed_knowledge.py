@@ -160,3 +160,18 @@ def test_a_k_shot_larger_than_the_split_is_named_not_extract(tmp_path):
     assert message.startswith("task.k_shot: 31 per label takes 62 examples"), message
     assert "has 60" in message and "-2" not in message
     assert not (tmp_path / "run" / "stages" / "prepare").exists(), "refused before any stage ran"
+
+
+def test_filters_that_drop_every_entry_drawn_stop_the_run_by_name(tmp_path):
+    """Otherwise the store is empty and the retrieving student silently
+    becomes the k-shot student."""
+    data = write_sentiment_files(tmp_path / "data")
+    config = tmp_path / "config.toml"
+    config.write_text(fast_config(task_section(data, k_shot=4), n_total=24))
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError) as error:
+        make_pipeline(config, run_dir, ["extract.min_words=100", "extract.max_words=100"]).run()
+    message = str(error.value)
+    assert message.startswith("extract: the filters dropped all"), message
+    assert "extract.min_words" in message and "degenerate" in message
+    assert not (run_dir / "stages" / "extract").exists()

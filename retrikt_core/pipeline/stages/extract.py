@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from retrikt_core.atomic import atomic_write_text
-from retrikt_core.config import RunConfig, stable_hash
+from retrikt_core.config import ConfigError, RunConfig, stable_hash
 from retrikt_core.execution import Executor, ShardFolder, run_sharded
 from retrikt_core.interfaces import Component, KnowledgeGenerator, Task
 from retrikt_core.knowledge import filter_knowledge, plan_requests
@@ -144,6 +144,15 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
         is_pair=task.is_pair,
         near_duplicate=o.eval_near_duplicate,
     )
+    if raw and not report.kept:
+        # An empty store is allowed when none is asked for; when every entry
+        # drawn is filtered out, the retrieving student would silently be the
+        # k-shot one.
+        dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(report.dropped.items()))
+        raise ConfigError(
+            f"extract: the filters dropped all {len(raw)} entries drawn ({dropped}); loosen "
+            "extract.min_words / extract.max_words or the duplicate filters"
+        )
     teacher = ctx.load("teacher", "teacher", "teacher")
     # The saved teacher and the release of the plugin that computes with it.
     teacher_id = stable_hash(
