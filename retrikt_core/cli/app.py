@@ -81,6 +81,12 @@ def run_or_exit(work, kept: str):
     try:
         with user_errors():
             return work()
+    except MemoryError:
+        # Most often a size option set far too large (store.dim, a batch size).
+        fail(
+            f"out of memory; finished {kept} are kept. Lower the size options of the "
+            "config (dimensions, batch sizes, store sizes) and run the same command again."
+        )
     except KeyboardInterrupt:
         err_console.print(
             f"[yellow]interrupted[/yellow]: finished {kept} are kept; run the same command "

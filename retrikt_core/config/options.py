@@ -62,6 +62,9 @@ def check_range(where: str, value: Any, metadata: Any) -> None:
         return
     if not math.isfinite(value):  # NaN passes every comparison below
         raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        # numpy and torch take sizes and counts as 64-bit integers.
+        raise ConfigError(f"{where}: must fit in 64 bits, got {value!r}")
     low, high = metadata.get("minimum"), metadata.get("maximum")
     if low is not None and value < low:
         raise ConfigError(f"{where}: must be >= {low}, got {value!r}")

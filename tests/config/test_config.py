@@ -172,9 +172,25 @@ def test_every_numeric_option_of_the_shipped_components_declares_its_range():
         ("task.k_shot=-2", r"task\.k_shot: must be >= 1"),
         ("extract.n_total=-5", r"extract\.n_total: must be >= 0"),
         ("extract.max_words=2", r"extract\.max_words: must be >= min_words"),
+        ("retriever.k=99999999999999999999999", r"retriever\.k: must fit in 64 bits"),
     ],
 )
 def test_out_of_range_values_are_refused_before_any_stage(small_run, override, message):
     config, _, _ = small_run
     with pytest.raises(ConfigError, match=message):
         validate(apply_overrides(load_toml(config), [override]), get_plugins().registry)
+
+
+def test_running_out_of_memory_is_an_error_that_keeps_finished_work(capsys):
+    import typer
+
+    from retrikt_core.cli.app import run_or_exit
+
+    def work():
+        raise MemoryError
+
+    with pytest.raises(typer.Exit) as stop:
+        run_or_exit(work, "stages")
+    assert stop.value.exit_code == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert message.startswith("error: out of memory; finished stages are kept"), message
