@@ -10,9 +10,11 @@ student seed:
 
 - ``size``: stores of each ``--sizes`` entries; KD (no retrieval), RetriKT
   with the store's fixed hashed n-gram keys and lam learned in training
-  (``store``) or chosen on held-out store entries (``store-held``), and
-  learned retrieval (keys in the student's space, relational loss, lam
-  chosen on held-out entries: ``learned-held``);
+  (``store``) or chosen on held-out store entries (``store-held``), with
+  fixed all-MiniLM-L6-v2 sentence keys (the ``faiss`` store's ``minilm``
+  encoder, lam chosen on held-out entries: ``minilm-held``), and learned
+  retrieval (keys in the student's space, relational loss, lam chosen on
+  held-out entries: ``learned-held``);
 - ``sample``: trained on the smallest store's entries, retrieving from the
   largest store (lam chosen on the entries it did not train on);
 - ``added``: the students trained on the smallest store, the rest of the
@@ -124,8 +126,45 @@ def teacher_states(entries: list[Knowledge], work: Path, teacher: Any) -> np.nda
     return np.concatenate(parts)[: len(entries)]
 
 
-def retriever_over(entries: list[Knowledge]) -> KnnRetriever:
-    store = MemoryStore()
+class MiniLMKeys:
+    """all-MiniLM-L6-v2 keys of every text an arm may search for or store,
+    encoded once and kept in ``work/minilm-keys.npz``: each arm's store then
+    looks its keys up instead of running MiniLM again on the same texts."""
+
+    def __init__(self, work: Path) -> None:
+        self.path = work / "minilm-keys.npz"
+        self.rows: dict[str, np.ndarray] = {}
+        if self.path.is_file():
+            saved = np.load(self.path)
+            self.rows = dict(zip(saved["texts"].tolist(), saved["keys"], strict=True))
+
+    def encode(self, examples: list[Example]) -> np.ndarray:
+        from retrikt_faiss.encoders import minilm_encode
+
+        missing = list({e.text: e for e in examples if e.text not in self.rows}.values())
+        if missing:
+            for example, key in zip(missing, minilm_encode(missing), strict=True):
+                self.rows[example.text] = key
+            texts = list(self.rows)
+            np.savez(self.path, texts=np.array(texts), keys=np.stack([self.rows[t] for t in texts]))
+        return np.stack([self.rows[e.text] for e in examples])
+
+
+def minilm_store(keys: MiniLMKeys) -> Any:
+    """A flat ``faiss`` store with ``minilm`` keys, its encoder served from ``keys``."""
+    from retrikt_faiss.store import FaissStore, FaissStoreOptions
+
+    class CachedMiniLMStore(FaissStore):
+        def encode(self, examples: list[Example]) -> np.ndarray:
+            return keys.encode(examples)
+
+    return CachedMiniLMStore(FaissStoreOptions(encoder="minilm", device="cpu"))
+
+
+def retriever_over(entries: list[Knowledge], keys: str, context: dict[str, Any]) -> KnnRetriever:
+    """A k-NN retriever over ``entries``, keyed by hashed n-grams (the
+    memory store) or MiniLM sentence embeddings."""
+    store = minilm_store(context["minilm"]) if keys == "minilm" else MemoryStore()
     store.add(entries)
     retriever = KnnRetriever(KnnRetriever.Options(k=K))
     retriever.bind([store])
@@ -178,14 +217,15 @@ def memorised(student: Any, entries: list[Knowledge]) -> float:
     return float((own.argmax(1) == teacher.argmax(1)).mean())
 
 
-# Arm suffix -> (where the student retrieves, how lam is chosen).
+# Arm suffix -> (where the student retrieves, how lam is chosen, store keys).
 ARMS = {
-    "kd": (None, None),
-    "store": ("store", "training"),
-    "store-held": ("store", "held_out"),
-    "learned-held": ("learned", "held_out"),
+    "kd": (None, None, None),
+    "store": ("store", "training", "hashed"),
+    "store-held": ("store", "held_out", "hashed"),
+    "minilm-held": ("store", "held_out", "minilm"),
+    "learned-held": ("learned", "held_out", None),
 }
-RETRIEVING = tuple(arm for arm, (retrieval, _) in ARMS.items() if retrieval)
+RETRIEVING = tuple(arm for arm, (retrieval, _, _) in ARMS.items() if retrieval)
 # Added-knowledge arms may also choose lam again on the added entries
 # (`retrikt store add --fit-mixing`).
 FIT = "-fit"
@@ -197,7 +237,6 @@ def train(
     seed: int,
     arm: str,
     entries: list[Knowledge],
-    states: np.ndarray,
     context: dict[str, Any],
     train_on: int = 0,
 ) -> tuple[Any, Any, float]:
@@ -205,12 +244,12 @@ def train(
     ``work/students/<name>-s<seed>``."""
     from retrikt_students.tiny_transformer import TransformerStudent, TransformerStudentOptions
 
-    retrieval, lam_fit = ARMS[arm]
+    retrieval, lam_fit, keys = ARMS[arm]
     folder = context["work"] / "students" / f"{name}-s{seed}"
     options = dict(STUDENT, train_on=train_on)
     if retrieval:
         options.update(retrieval=retrieval, lam_fit=lam_fit)
-    retriever = retriever_over(entries) if retrieval else None
+    retriever = retriever_over(entries, keys or "hashed", context) if retrieval else None
     done = folder / "cpu_seconds.json"
     if done.is_file():
         student = TransformerStudent.from_pretrained(folder)
@@ -218,7 +257,13 @@ def train(
     else:
         student = TransformerStudent(TransformerStudentOptions(**options))
         start = time.process_time()
-        extra = {"teacher_states": states} if retrieval == "learned" else {}
+        # The teacher's states line up with the leading entries; only learned
+        # retrieval reads them, so they are computed on its first use.
+        extra = (
+            {"teacher_states": context["states"]()[: len(entries)]}
+            if retrieval == "learned"
+            else {}
+        )
         student.fit(context["task"], context["kshot"], entries, retriever, seed=seed, **extra)
         seconds = time.process_time() - start
         student.save_pretrained(folder)
@@ -232,7 +277,7 @@ def measure_seed(
     seed: int, sizes: list[int], context: dict[str, Any], wanted: Any
 ) -> dict[str, Any]:
     """Each arm of one student seed that ``wanted(name)`` selects."""
-    entries, states, evaluation = context["entries"], context["states"], context["eval"]
+    entries, evaluation = context["entries"], context["eval"]
     small, large = min(sizes), max(sizes)
     rows: dict[str, Any] = {}
 
@@ -244,16 +289,14 @@ def measure_seed(
         for arm in ARMS:
             name = f"size{size}-{arm}"
             if wanted(name):
-                trained = train(name, seed, arm, entries[:size], states[:size], context)
+                trained = train(name, seed, arm, entries[:size], context)
                 record(name, *trained)
                 if arm == "kd":
                     rows[name]["memorised"] = memorised(trained[0], entries[:size])
     for arm in RETRIEVING:
         name = f"sample{small}of{large}-{arm}"
         if wanted(name):
-            trained = train(
-                name, seed, arm, entries[:large], states[:large], context, train_on=small
-            )
+            trained = train(name, seed, arm, entries[:large], context, train_on=small)
             record(name, *trained)
     added = entries[small:large]
     for arm, fit in [(arm, fit) for fit in (False, True) for arm in RETRIEVING]:
@@ -273,7 +316,7 @@ def measure_recurring(
     seen = context["recurring"]
     if not seen:
         return
-    entries, states, evaluation = context["entries"], context["states"], context["eval"]
+    entries, evaluation = context["entries"], context["eval"]
     mask = context["recurring_mask"]
     parts = {"recurring": mask, "new": ~mask}
     prefix = f"recurring{len(seen)}"
@@ -290,12 +333,11 @@ def measure_recurring(
     if wanted(f"{prefix}-kd-before"):
         record(
             f"{prefix}-kd-before",
-            *train(f"size{small}-kd", seed, "kd", entries[:small], states[:small], context),
+            *train(f"size{small}-kd", seed, "kd", entries[:small], context),
         )
     if wanted(f"{prefix}-kd"):
         retrained = entries[:small] + seen
-        # KD needs no teacher states; the student reads none without learned retrieval.
-        record(f"{prefix}-kd", *train(f"{prefix}-kd", seed, "kd", retrained, states[:0], context))
+        record(f"{prefix}-kd", *train(f"{prefix}-kd", seed, "kd", retrained, context))
     for arm, fit in [(arm, fit) for fit in (False, True) for arm in RETRIEVING]:
         name = f"{prefix}-{arm}{FIT if fit else ''}"
         if wanted(name):
@@ -315,9 +357,8 @@ def add_without_retraining(
     first ``small`` entries with ``new`` added to what it retrieves from
     (fixed keys: the store encodes them; learned: the student does, its keys
     written under ``work/<folder>``), lam chosen again on them with ``fit``."""
-    entries, states = context["entries"], context["states"]
     student, retriever, _ = train(
-        f"size{small}-{arm}", seed, arm, entries[:small], states[:small], context
+        f"size{small}-{arm}", seed, arm, context["entries"][:small], context
     )
     start = time.process_time()
     if ARMS[arm][0] == "store":
@@ -489,7 +530,8 @@ def main() -> None:
         "recurring": seen,
         "recurring_mask": mask,
         "entries": entries,
-        "states": teacher_states(entries, args.work, teacher),
+        "states": lambda: teacher_states(entries, args.work, teacher),
+        "minilm": MiniLMKeys(args.work),
     }
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     results = previous.get("results", {}) if previous.get("sizes") == args.sizes else {}
