@@ -205,6 +205,9 @@ def _check_values(where: Path, manifest: BundleManifest) -> None:
     if len(set(names)) != len(names):
         # Two labels of one name would make the predictions ambiguous.
         bad("task.label_names", names, "expected distinct label names")
+    if not isinstance(manifest.task.get("is_pair", False), bool):
+        # Read as a truth value, "no" would make every input a sentence pair.
+        bad("task.is_pair", manifest.task["is_pair"], "expected true or false")
     if not isinstance(manifest.default_runtime, str) or (
         manifest.default_runtime not in manifest.runtimes
     ):

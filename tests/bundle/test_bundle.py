@@ -272,6 +272,7 @@ DELETE = object()
         ("default_runtime", "onnx", "default_runtime is 'onnx'; has native"),
         ("default_runtime", ["native"], "default_runtime is ['native']; has native"),
         ("task.label_names", ["a", "a"], "expected distinct label names"),
+        ("task.is_pair", "no", "task.is_pair is 'no'; expected true or false"),
         ("student", "student", "student is 'student'; expected an object with a dir"),
         ("student.dir", DELETE, "student is {'name'"),
         ("stores", "store", "stores is 'store'; expected a list of objects"),
