@@ -27,6 +27,9 @@ def read_rows(path: Path, fmt: str = "auto") -> list[dict[str, Any]]:
 def column_of(table: Table, field: str | int, option: str) -> str:
     """The column a field option names: a column name, or a 0-based position."""
     where = ", ".join(map(str, table.files[:1]))
+    if not table.columns:
+        # An empty file: say so, rather than list no fields.
+        raise TaskDataError(f"{where}: holds no rows; {option} = {field!r} has nothing to read")
     if isinstance(field, int) and not isinstance(field, bool):
         if not 0 <= field < len(table.columns):
             raise TaskDataError(
@@ -89,9 +92,8 @@ def rows_to_examples(
     if rows:
         for name in (text_field, text_pair_field, label_field):
             if name and name not in rows[0]:
-                raise TaskDataError(
-                    f"{where}: no field {name!r}; fields are {', '.join(map(str, rows[0]))}"
-                )
+                fields = ", ".join(map(str, rows[0])) or "none (row 0 is empty)"
+                raise TaskDataError(f"{where}: no field {name!r}; fields are {fields}")
     index = label_index if label_index is not None else {}
     if label_index is None:
         index = {str(v): i for i, v in enumerate(label_values)}

@@ -347,3 +347,20 @@ def test_a_number_is_read_as_text(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text('{"text": "fine", "label": 1}\n{"text": 42, "label": 0}\n')
     assert [e.text for e in task(path).load("train")] == ["fine", "42"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "holds no rows; task.text_field = 'text' has nothing to read"),
+        ('{}\n{"text": "a", "label": "1"}\n', "no field 'text'; fields are none (row 0 is empty)"),
+    ],
+    ids=["empty", "empty-first-row"],
+)
+def test_a_jsonl_file_without_fields_says_so(tmp_path, content, message):
+    path = tmp_path / "train.jsonl"
+    path.write_text(content)
+    with pytest.raises(TaskDataError, match=re.escape(f"{path}: {message}")):
+        FilesTask(
+            FilesTaskOptions(train_file=str(path), eval_file=str(path), label_names=NAMES)
+        ).load("train")
