@@ -223,7 +223,8 @@ ARMS = {
     "store": ("store", "training", "hashed"),
     "store-held": ("store", "held_out", "hashed"),
     "minilm-held": ("store", "held_out", "minilm"),
-    "learned-held": ("learned", "held_out", None),
+    # Learned keys live in the student; its training store is the hashed one.
+    "learned-held": ("learned", "held_out", "hashed"),
 }
 RETRIEVING = tuple(arm for arm, (retrieval, _, _) in ARMS.items() if retrieval)
 # Added-knowledge arms may also choose lam again on the added entries
@@ -249,7 +250,7 @@ def train(
     options = dict(STUDENT, train_on=train_on)
     if retrieval:
         options.update(retrieval=retrieval, lam_fit=lam_fit)
-    retriever = retriever_over(entries, keys or "hashed", context) if retrieval else None
+    retriever = retriever_over(entries, keys, context) if retrieval else None
     done = folder / "cpu_seconds.json"
     if done.is_file():
         student = TransformerStudent.from_pretrained(folder)
