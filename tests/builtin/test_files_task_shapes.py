@@ -10,6 +10,8 @@ import gzip
 import json
 import lzma
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -210,11 +212,14 @@ def test_a_position_past_the_last_column_is_named(tmp_path):
 def write_config(tmp_path, train, **task_options) -> str:
     lines = [f"{k} = {json.dumps(v)}" for k, v in task_options.items()]
     config = tmp_path / "config.toml"
+    # The same rows under another name: a task refuses one file for both splits.
+    eval_ = Path(train).with_name("eval" + "".join(Path(train).suffixes))
+    shutil.copyfile(train, eval_)
     task = f"""
 [task]
 plugin = "files"
 train_file = "{train}"
-eval_file = "{train}"
+eval_file = "{eval_}"
 label_names = {json.dumps(NAMES)}
 k_shot = 1
 {chr(10).join(lines)}

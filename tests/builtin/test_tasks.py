@@ -105,6 +105,23 @@ def test_check_reports_missing_files_and_labels(tmp_path):
         files_task(tmp_path, label_names=["only"]).check()
 
 
+def test_one_file_for_both_splits_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"text": "a", "label": "yes"}\n{"text": "b", "label": "no"}\n')
+    monkeypatch.chdir(tmp_path)
+    # One file named two ways (relative and absolute) is still one file.
+    task = FilesTask(
+        FilesTaskOptions(train_file="rows.jsonl", eval_file=str(path), label_names=["yes", "no"])
+    )
+    with pytest.raises(ConfigError, match=r"task\.eval_file: the same file as task\.train_file"):
+        task.check()
+    other = tmp_path / "dev.jsonl"
+    other.write_bytes(path.read_bytes())
+    FilesTask(
+        FilesTaskOptions(train_file=str(path), eval_file=str(other), label_names=["yes", "no"])
+    ).check()
+
+
 def test_preset_without_data_dir_says_how_to_set_it(monkeypatch):
     monkeypatch.delenv("RETRIKT_DATA_DIR", raising=False)
     with pytest.raises(ConfigError, match=r"task\.data_dir: .*--data-dir.*RETRIKT_DATA_DIR"):

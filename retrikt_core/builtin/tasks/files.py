@@ -150,6 +150,14 @@ class FilesTask(Task):
                 raise ConfigError(f"{key}: required; the path of the {split} file")
             if not path.exists():
                 raise ConfigError(f"{key}: file not found: {path}")
+        train, evaluation = self.files()["train"], self.files()["eval"]
+        if train.resolve() == evaluation.resolve():
+            # The k-shot sample is drawn from the train file: evaluating on
+            # the same rows would score students on what they trained on.
+            raise ConfigError(
+                f"task.eval_file: the same file as task.train_file ({evaluation}); "
+                "give held-out labelled rows to evaluate on"
+            )
 
     def _label_values(self) -> list[Any]:
         o = self.options
