@@ -70,6 +70,7 @@ from retrikt_core.interpolation import (
     choose_mixing,
     interpolate,
     knn_distribution,
+    store_texts,
     tune_interpolation,
 )
 from retrikt_core.knowledge import degenerate_reason, distinct_n, max_ngram_repeat, ngrams, words
@@ -173,6 +174,7 @@ __all__ = [
     "sample_bigrams",
     "sample_eval",
     "sha256_file",
+    "store_texts",
     "tokenize",
     "inner_product_top_k",
     "query_blocks",

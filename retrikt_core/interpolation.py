@@ -11,7 +11,8 @@ keeps the student's distribution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +84,52 @@ def tune_interpolation(
     return best[1], best[2]
 
 
+def _words(text: str) -> str:
+    return " " + " ".join(text.lower().split()) + " "
+
+
+def overlapping(a: str, b: str, min_words: int = 3) -> bool:
+    """Whether one text's words occur, in order and contiguously, within the
+    other's (case and spacing ignored): a phrase cut from the same sentence,
+    or the same text under another id. Shorter fragments than ``min_words``
+    count only when the texts are equal; they occur in unrelated texts too."""
+    a, b = _words(a), _words(b)
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return len(short.split()) >= min_words and short in long_
+
+
+def store_texts(retriever: Any) -> dict[str, str]:
+    """id -> text (a pair's two texts joined) of every entry in the stores
+    ``retriever`` searches: what :func:`choose_mixing` compares neighbours by."""
+    return {
+        entry.id: " ".join(t for t in (entry.text, entry.text_pair) if t)
+        for store in getattr(retriever, "stores", [])
+        for entry in store.entries()
+    }
+
+
+def drop_overlapping(
+    queries: Sequence[Example], neighbors: Neighbors, texts: Mapping[str, str]
+) -> Neighbors:
+    """``neighbors`` without those whose text (``texts``: id -> text)
+    overlaps their query's (:func:`overlapping`); neighbours of unknown
+    text are kept."""
+    fields = (neighbors.ids, neighbors.scores, neighbors.label_probs)
+    rows: tuple[list[list[Any]], ...] = ([], [], [])
+    for i, query in enumerate(queries):
+        own = " ".join(t for t in (query.text, query.text_pair) if t)
+        keep = [
+            r
+            for r, id_ in enumerate(neighbors.ids[i])
+            if id_ not in texts or not overlapping(own, texts[id_])
+        ]
+        for out, field in zip(rows, fields, strict=True):
+            out.append([field[i][r] for r in keep])
+    return Neighbors(*rows)
+
+
 def choose_mixing(
     own_proba: Callable[[list[Example]], np.ndarray | list[list[float]]],
     retrieve: Callable[[list[Example]], Neighbors],
@@ -90,6 +137,7 @@ def choose_mixing(
     lam: float,
     temperature: float,
     max_entries: int = 4000,
+    texts: Mapping[str, str] | None = None,
 ) -> tuple[float, float] | None:
     """``(lam, temperature)`` for a trained student, chosen on labelled
     ``entries`` it never trained on (knowledge added after training, or
@@ -102,6 +150,12 @@ def choose_mixing(
     query's own entry, matched by id, so an entry is not its own
     neighbour). At most ``max_entries`` are scored, spread evenly over
     ``entries``.
+
+    With ``texts`` (id -> text of the entries neighbours may be), neighbours
+    that overlap the scored entry (:func:`overlapping`) are left out. A
+    corpus cut into phrases (SST-2's train split is) gives most entries a
+    sibling from the same sentence with the same teacher label; a new query
+    has none, so scoring with siblings would choose too large a ``lam``.
     """
     if 0.0 <= lam <= 1.0 and temperature > 0:
         return None
@@ -111,9 +165,12 @@ def choose_mixing(
         step = len(entries) / max_entries
         entries = [entries[int(i * step)] for i in range(max_entries)]
     examples = [k.example for k in entries]
+    neighbors = retrieve(examples)
+    if texts:
+        neighbors = drop_overlapping(examples, neighbors, texts)
     return tune_interpolation(
         np.asarray(own_proba(examples), dtype=np.float64),
-        retrieve(examples),
+        neighbors,
         np.asarray([k.teacher_probs for k in entries], dtype=np.float64),
         (lam,) if 0.0 <= lam <= 1.0 else MIXING_LAMS,
         (temperature,) if temperature > 0 else MIXING_TEMPERATURES,

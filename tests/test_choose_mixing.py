@@ -14,6 +14,9 @@ from retrikt_core.interpolation import (
     MIXING_LAMS,
     MIXING_TEMPERATURES,
     choose_mixing,
+    drop_overlapping,
+    overlapping,
+    store_texts,
     tune_interpolation,
 )
 from retrikt_core.records import Example, Knowledge, Neighbors
@@ -114,3 +117,60 @@ def test_bow_knn_tunes_a_zero_temperature_instead_of_dividing_by_it():
     assert np.isfinite(probs).all()
     assert student.fit_mixing(knowledge[:10], retriever)
     assert student.lam == 0.5 and student.knn_temperature in MIXING_TEMPERATURES
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("a gorgeous , witty film", "it is a gorgeous, witty film", False),  # "," split apart
+        ("a gorgeous witty film", "It is A  gorgeous witty film .", True),
+        ("the film", "the film", True),  # equal texts count whatever their length
+        ("the film", "the film is dull", False),  # two words occur anywhere
+        ("film is dull", "the film is dull", True),
+        ("is dull film", "the film is dull", False),  # not in order
+        ("dull", "dullness", False),
+    ],
+)
+def test_overlapping_texts_share_a_run_of_words(a, b, expected):
+    assert overlapping(a, b) is expected
+    assert overlapping(b, a) is expected
+
+
+class Siblings:
+    """Two neighbours per query: a phrase cut from its text carrying its
+    teacher label (ranked first), and an unrelated text that says nothing."""
+
+    def __init__(self, by_id: dict[str, Knowledge]) -> None:
+        self.by_id = by_id
+        self.texts = {f"{id_}-cut": k.text.rsplit(" ", 1)[0] for id_, k in by_id.items()}
+        self.texts |= {f"{id_}-other": "an unrelated line of text" for id_ in by_id}
+
+    def __call__(self, examples: list[Example]) -> Neighbors:
+        return Neighbors(
+            [[f"{e.id}-cut", f"{e.id}-other"] for e in examples],
+            [[0.9, 0.8] for _ in examples],
+            [[list(self.by_id[e.id].teacher_probs), [0.5, 0.5]] for e in examples],
+        )
+
+
+def test_neighbours_cut_from_the_scored_text_are_left_out():
+    known = [
+        Knowledge(f"a line of text number {i}", teacher_probs=k.teacher_probs, id=k.id)
+        for i, k in enumerate(entries(20))
+    ]
+    retrieve = Siblings({k.id: k for k in known})
+    with_siblings = choose_mixing(unsure, retrieve, known, -1, 0.5)
+    assert with_siblings == (1.0, 0.5), "the cut phrases carry every target"
+    # Left out, only the neighbour that says nothing remains: no lam helps.
+    assert choose_mixing(unsure, retrieve, known, -1, 0.5, texts=retrieve.texts) == (0.0, 0.5)
+    kept = drop_overlapping([k.example for k in known], retrieve([k.example for k in known]), {})
+    assert all(len(row) == 2 for row in kept.ids), "neighbours of unknown text are kept"
+
+
+def test_store_texts_lists_every_store_entry_of_a_retriever():
+    first, second = MemoryStore(), MemoryStore()
+    first.add([Knowledge("one", teacher_probs=(1.0, 0.0), id="a")])
+    second.add([Knowledge("two", text_pair="three", teacher_probs=(0.0, 1.0), id="b")])
+    retriever = KnnRetriever(KnnRetriever.Options(k=2))
+    retriever.bind([first, second])
+    assert store_texts(retriever) == {"a": "one", "b": "two three"}

@@ -25,6 +25,7 @@ from retrikt_core.api import (
     hashed_features,
     interpolate,
     option,
+    store_texts,
     tune_interpolation,
 )
 from retrikt_core.builtin.softmax import SoftmaxModel, soften, train_softmax
@@ -195,8 +196,15 @@ class BowKnnStudent(Student):
 
     def fit_mixing(self, entries: list[Knowledge], retriever: Retriever) -> bool:
         o = self.options
+        # Added entries were never trained on: neighbours cut from the same
+        # text as an entry are left out of its score, as a new query has none.
         chosen = choose_mixing(
-            self.predict_proba, retriever.retrieve, entries, o.lam, o.knn_temperature
+            self.predict_proba,
+            retriever.retrieve,
+            entries,
+            o.lam,
+            o.knn_temperature,
+            texts=store_texts(retriever),
         )
         if chosen is None:
             return False  # both fixed by the options: nothing to choose

@@ -30,6 +30,7 @@ from retrikt_core.api import (
     interpolate,
     option,
     resolve_device,
+    store_texts,
     track,
 )
 from retrikt_students.learned_retrieval import (
@@ -505,7 +506,13 @@ class RetrievalStudent(Student):
             self.lam = float(self._lam().detach())
             self.knn_temperature = float(self._log_temp.detach().exp())
             if held:
-                self.fit_mixing([store_entries[i] for i in held], retriever)
+                # A held-out share has its siblings (phrases of the same
+                # sentence) among the entries trained on, as among its
+                # neighbours: both sides of the mix know them, so none is
+                # left out. Outside a train_on sample only the store does.
+                self._fit_mixing(
+                    [store_entries[i] for i in held], retriever, leave_out_overlaps=bool(o.train_on)
+                )
                 stats["lam_fit_entries"] = len(held)
             stats.update(lam=self.lam, knn_temperature=self.knn_temperature)
         return stats
@@ -515,7 +522,14 @@ class RetrievalStudent(Student):
         options) on store entries the student did not train on, with
         :func:`~retrikt_core.interpolation.choose_mixing`: the teacher's
         labels are the targets, so nothing of the evaluation data is used.
-        At most :data:`MAX_HELD_OUT` entries are scored."""
+        At most :data:`MAX_HELD_OUT` entries are scored, and neighbours that
+        overlap an entry's text are left out (the student never trained on
+        them either; see :func:`~retrikt_core.interpolation.overlapping`)."""
+        return self._fit_mixing(held, retriever, leave_out_overlaps=True)
+
+    def _fit_mixing(
+        self, held: list[Knowledge], retriever: Retriever, leave_out_overlaps: bool
+    ) -> bool:
         o = self.options
         chosen = choose_mixing(
             self.own_proba,
@@ -524,6 +538,7 @@ class RetrievalStudent(Student):
             o.lam,
             o.knn_temperature,
             max_entries=MAX_HELD_OUT,
+            texts=store_texts(retriever) if leave_out_overlaps else None,
         )
         if chosen is None:
             return False  # both fixed by the options: nothing to choose

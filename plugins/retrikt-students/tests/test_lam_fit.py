@@ -13,7 +13,13 @@ from test_train_on import SMALL, Recording
 from retrikt_core.builtin.memory_store import MemoryStore, MemoryStoreOptions
 from retrikt_core.builtin.retrievers import KnnRetriever
 from retrikt_core.errors import OptionError
-from retrikt_core.interpolation import tune_interpolation
+from retrikt_core.interpolation import (
+    choose_mixing,
+    drop_overlapping,
+    store_texts,
+    tune_interpolation,
+)
+from retrikt_core.records import Knowledge
 
 
 def knn_over(knowledge, k=4):
@@ -133,3 +139,57 @@ def test_fit_mixing_keeps_settings_the_options_fix():
     half.fit(TASK, kshot, knowledge[:40], knn_over(knowledge[:40]), seed=0)
     assert half.fit_mixing(knowledge[40:], knn_over(knowledge))
     assert half.lam == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(("train_on", "left_out"), [(0, False), (40, True)])
+def test_overlapping_neighbours_are_left_out_where_the_student_did_not_see_them(
+    monkeypatch, train_on, left_out
+):
+    """A held-out share was trained around (its phrases' siblings are among
+    the trained entries), so its neighbours are kept whole; outside a
+    ``train_on`` sample, and for entries added later, only the store knows
+    the siblings, so ``choose_mixing`` gets the texts to leave them out."""
+    import retrikt_students.training as training
+
+    seen: list[dict[str, str] | None] = []
+
+    def recording(*args, texts=None, **kwargs):
+        seen.append(texts)
+        return choose_mixing(*args, texts=texts, **kwargs)
+
+    monkeypatch.setattr(training, "choose_mixing", recording)
+    kshot, knowledge = make_data()
+    retriever = knn_over(knowledge)
+    options = BiLSTMStudentOptions(lam_fit="held_out", held_out=8, train_on=train_on, **SMALL)
+    student = BiLSTMStudent(options)
+    student.fit(TASK, kshot, knowledge, retriever, seed=0)
+    expected = {k.id: k.text for k in knowledge} if left_out else None
+    assert seen == [expected]
+    assert student.fit_mixing(knowledge[40:], retriever), "knowledge added later"
+    assert seen[-1] == {k.id: k.text for k in knowledge}
+
+
+def test_siblings_in_the_store_do_not_choose_lam_for_added_entries():
+    kshot, knowledge = make_data()
+    student = BiLSTMStudent(BiLSTMStudentOptions(**SMALL))
+    student.fit(TASK, kshot, knowledge[:40], knn_over(knowledge[:40]), seed=0)
+    # Each added entry has a sibling in the store: its text with a word more,
+    # the same teacher label, and every neighbour's place but its own.
+    added = knowledge[40:]
+    siblings = [
+        Knowledge(k.text + " indeed", teacher_probs=k.teacher_probs, id=f"{k.id}-s") for k in added
+    ]
+    retriever = knn_over(knowledge + siblings)
+    assert student.fit_mixing(added, retriever)
+    examples = [k.example for k in added]
+    found = retriever.retrieve(examples)
+    kept = drop_overlapping(examples, found, store_texts(retriever))
+    assert sum(map(len, kept.ids)) < sum(map(len, found.ids)), "siblings were found"
+    expected = tune_interpolation(
+        student.own_proba(examples),
+        kept,
+        np.array([k.teacher_probs for k in added]),
+        tuple(np.round(np.linspace(0, 1, 21), 2)),
+        (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+    )
+    assert (student.lam, student.knn_temperature) == expected
