@@ -35,7 +35,10 @@ For every retrieving arm it also records the lambda in use and the
 eval-label lambda ceiling (best accuracy over a lambda grid and the lambda
 in use, at the temperature in use: a bound, not a way to choose lambda).
 Resumable: labels, teacher states, trained students and each arm's result
-are kept under ``--work``.
+are kept under ``--work``. ``--entry-budget`` caps the entries a student
+passes over in training (epochs x entries it trains on): the students of
+stores larger than the budget allows at ``--epochs`` train for fewer
+epochs, for about the same number of steps.
 
     .venv/bin/python benchmarks/retrieval_value.py --run runs/students/sst2-s0-compact \\
         --sizes 2000 8000 --seeds 0 1 2
@@ -61,7 +64,7 @@ from retrikt_core.atomic import atomic_write_json
 from retrikt_core.builtin.memory_store import MemoryStore
 from retrikt_core.builtin.retrievers import KnnRetriever
 from retrikt_core.builtin.tasks.presets import PresetOptions, SST2Task
-from retrikt_core.interpolation import interpolate
+from retrikt_core.interpolation import interpolate, overlapping
 from retrikt_core.pipeline.rundir import RunDir
 from retrikt_core.plugins import get_plugins
 from retrikt_core.records import Example, Knowledge
@@ -208,6 +211,24 @@ def scores(
     return out
 
 
+def sibling_shares(
+    entries: list[Knowledge], evaluation: list[Example], sample: int = 300
+) -> dict[str, float]:
+    """Of a seeded sample of ``sample`` store entries, the share whose text
+    overlaps another entry's (a phrase of the same sentence: what
+    ``choose_mixing`` leaves out for unseen entries); of as many eval texts,
+    the share that overlaps any entry."""
+    rng = random.Random(0)
+    texts = [e.text for e in entries]
+    picked = rng.sample(range(len(texts)), min(sample, len(texts)))
+    store = sum(
+        any(overlapping(texts[i], other) for j, other in enumerate(texts) if j != i) for i in picked
+    )
+    queries = rng.sample(evaluation, min(sample, len(evaluation)))
+    found = sum(any(overlapping(q.text, other) for other in texts) for q in queries)
+    return {"store": store / len(picked), "eval": found / len(queries)}
+
+
 def memorised(student: Any, entries: list[Knowledge]) -> float:
     """The share of its own training entries on which a student predicts its
     teacher's label: what a lookup of a recurring text's entry (the
@@ -247,7 +268,7 @@ def train(
 
     retrieval, lam_fit, keys = ARMS[arm]
     folder = context["work"] / "students" / f"{name}-s{seed}"
-    options = dict(STUDENT, train_on=train_on)
+    options = dict(STUDENT, train_on=train_on, epochs=epochs_for(train_on or len(entries), context))
     if retrieval:
         options.update(retrieval=retrieval, lam_fit=lam_fit)
     retriever = retriever_over(entries, keys, context) if retrieval else None
@@ -272,6 +293,16 @@ def train(
     if retrieval == "learned":
         retriever = student.own_retriever()
     return student, retriever, seconds
+
+
+def epochs_for(trained_on: int, context: dict[str, Any]) -> int:
+    """The student's epochs: ``--epochs``, or fewer where that would pass
+    over more than ``--entry-budget`` entries in all, so that students of
+    larger stores take as many training steps as the budget allows."""
+    budget = context["entry_budget"]
+    if not budget:
+        return STUDENT["epochs"]
+    return max(1, min(STUDENT["epochs"], budget // trained_on))
 
 
 def measure_seed(
@@ -488,6 +519,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=STUDENT["epochs"], help="student epochs")
     parser.add_argument(
+        "--entry-budget",
+        type=int,
+        default=0,
+        help="at most this many entries seen in training (epochs x entries trained on); "
+        "students of larger stores train for fewer epochs. 0: --epochs always",
+    )
+    parser.add_argument(
+        "--siblings",
+        action="store_true",
+        help="also measure how many store entries (and eval texts) overlap an entry's "
+        "text, for each size",
+    )
+    parser.add_argument(
         "--recurring",
         type=float,
         default=0.5,
@@ -533,9 +577,20 @@ def main() -> None:
         "entries": entries,
         "states": lambda: teacher_states(entries, args.work, teacher),
         "minilm": MiniLMKeys(args.work),
+        "entry_budget": args.entry_budget,
     }
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results = previous.get("results", {}) if previous.get("sizes") == args.sizes else {}
+    same = previous.get("sizes") == args.sizes
+    results = previous.get("results", {}) if same else {}
+    siblings = previous.get("siblings", {}) if same else {}
+    if args.siblings:
+        for size in args.sizes:
+            siblings[str(size)] = sibling_shares(entries[:size], evaluation)
+            print(
+                f"{size} entries: {100 * siblings[str(size)]['store']:.1f}% overlap another "
+                f"entry; {100 * siblings[str(size)]['eval']:.1f}% of eval texts overlap one",
+                flush=True,
+            )
 
     def wanted(name: str) -> bool:
         return any(fnmatch.fnmatch(name, pattern) for pattern in args.only)
@@ -550,8 +605,10 @@ def main() -> None:
                 "sizes": args.sizes,
                 "seeds": sorted(set(args.seeds) | {int(seed) for seed in results}),
                 "student": STUDENT,
+                "entry_budget": args.entry_budget,
                 "k": K,
                 "recurring": {"share": args.recurring, "teacher": teacher_accuracy},
+                "siblings": siblings,
                 "results": results,
             },
         )
