@@ -523,8 +523,10 @@ class RetrievalStudent(Student):
         :func:`~retrikt_core.interpolation.choose_mixing`: the teacher's
         labels are the targets, so nothing of the evaluation data is used.
         At most :data:`MAX_HELD_OUT` entries are scored, and neighbours that
-        overlap an entry's text are left out (the student never trained on
-        them either; see :func:`~retrikt_core.interpolation.overlapping`)."""
+        overlap an entry's text are left out (see
+        :func:`~retrikt_core.interpolation.overlapping`): added entries are
+        taken to be new to the student, though some may have siblings among
+        the entries it trained on."""
         return self._fit_mixing(held, retriever, leave_out_overlaps=True)
 
     def _fit_mixing(
@@ -538,12 +540,20 @@ class RetrievalStudent(Student):
             o.lam,
             o.knn_temperature,
             max_entries=MAX_HELD_OUT,
-            texts=store_texts(retriever) if leave_out_overlaps else None,
+            texts=self._texts(held, retriever) if leave_out_overlaps else None,
         )
         if chosen is None:
             return False  # both fixed by the options: nothing to choose
         self.lam, self.knn_temperature = chosen
         return True
+
+    @staticmethod
+    def _texts(held: list[Knowledge], retriever: Retriever) -> dict[str, str]:
+        """id -> text of what neighbours may be: the stores ``retriever``
+        searches, and the scored entries themselves (a student's own
+        retriever has no stores, but its added keys are those entries)."""
+        own = {k.id: " ".join(t for t in (k.text, k.text_pair) if t) for k in held}
+        return store_texts(retriever) | own
 
     def wants_teacher_states(self) -> bool:
         return self.options.hidden_weight > 0 or self.options.retrieval == "learned"

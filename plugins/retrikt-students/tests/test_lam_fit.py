@@ -193,3 +193,25 @@ def test_siblings_in_the_store_do_not_choose_lam_for_added_entries():
         (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
     )
     assert (student.lam, student.knn_temperature) == expected
+
+
+def test_a_student_searching_its_own_keys_still_knows_the_added_texts(monkeypatch, tmp_path):
+    """Its own retriever has no stores to read texts from; the added entries,
+    which become its keys, are still compared with one another."""
+    import retrikt_students.training as training
+
+    seen: list[dict[str, str] | None] = []
+
+    def recording(*args, texts=None, **kwargs):
+        seen.append(texts)
+        return choose_mixing(*args, texts=texts, **kwargs)
+
+    kshot, knowledge = make_data()
+    states = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
+    student = BiLSTMStudent(BiLSTMStudentOptions(retrieval="learned", **SMALL))
+    retriever = knn_over(knowledge[:40])
+    student.fit(TASK, kshot, knowledge[:40], retriever, seed=0, teacher_states=states)
+    student.add_own_keys(knowledge[40:], tmp_path)
+    monkeypatch.setattr(training, "choose_mixing", recording)
+    assert student.fit_mixing(knowledge[40:], student.own_retriever())
+    assert seen == [{k.id: k.text for k in knowledge[40:]}]
