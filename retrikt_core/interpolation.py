@@ -100,14 +100,16 @@ def overlapping(a: str, b: str, min_words: int = 3) -> bool:
     return len(short.split()) >= min_words and short in long_
 
 
-def store_texts(retriever: Any) -> dict[str, str]:
+def _joined(record: Example | Knowledge) -> str:
+    return " ".join(t for t in (record.text, record.text_pair) if t)
+
+
+def store_texts(retriever: Any, also: Sequence[Knowledge] = ()) -> dict[str, str]:
     """id -> text (a pair's two texts joined) of every entry in the stores
-    ``retriever`` searches: what :func:`choose_mixing` compares neighbours by."""
-    return {
-        entry.id: " ".join(t for t in (entry.text, entry.text_pair) if t)
-        for store in getattr(retriever, "stores", [])
-        for entry in store.entries()
-    }
+    ``retriever`` searches, and of ``also`` (entries a retriever without
+    stores holds as keys): what :func:`choose_mixing` compares neighbours by."""
+    stored = [entry for store in getattr(retriever, "stores", []) for entry in store.entries()]
+    return {entry.id: _joined(entry) for entry in [*stored, *also]}
 
 
 def drop_overlapping(
@@ -119,7 +121,7 @@ def drop_overlapping(
     fields = (neighbors.ids, neighbors.scores, neighbors.label_probs)
     rows: tuple[list[list[Any]], ...] = ([], [], [])
     for i, query in enumerate(queries):
-        own = " ".join(t for t in (query.text, query.text_pair) if t)
+        own = _joined(query)
         keep = [
             r
             for r, id_ in enumerate(neighbors.ids[i])

@@ -540,20 +540,14 @@ class RetrievalStudent(Student):
             o.lam,
             o.knn_temperature,
             max_entries=MAX_HELD_OUT,
-            texts=self._texts(held, retriever) if leave_out_overlaps else None,
+            # A student's own retriever has no stores; its added keys are
+            # the scored entries, so their texts are given too.
+            texts=store_texts(retriever, held) if leave_out_overlaps else None,
         )
         if chosen is None:
             return False  # both fixed by the options: nothing to choose
         self.lam, self.knn_temperature = chosen
         return True
-
-    @staticmethod
-    def _texts(held: list[Knowledge], retriever: Retriever) -> dict[str, str]:
-        """id -> text of what neighbours may be: the stores ``retriever``
-        searches, and the scored entries themselves (a student's own
-        retriever has no stores, but its added keys are those entries)."""
-        own = {k.id: " ".join(t for t in (k.text, k.text_pair) if t) for k in held}
-        return store_texts(retriever) | own
 
     def wants_teacher_states(self) -> bool:
         return self.options.hidden_weight > 0 or self.options.retrieval == "learned"

@@ -144,13 +144,14 @@ class FilesTask(Task):
                 f"task.label_values: give one distinct value per label name "
                 f"({', '.join(o.label_names)}), got {o.label_values}"
             )
-        for split, path in self.files().items():
+        files = self.files()
+        for split, path in files.items():
             key = f"task.{split}_file"
             if not str(path) or str(path) == ".":
                 raise ConfigError(f"{key}: required; the path of the {split} file")
             if not path.exists():
                 raise ConfigError(f"{key}: file not found: {path}")
-        train, evaluation = self.files()["train"], self.files()["eval"]
+        train, evaluation = files["train"], files["eval"]
         if train.resolve() == evaluation.resolve():
             # The k-shot sample is drawn from the train file: evaluating on
             # the same rows would score students on what they trained on.
