@@ -1,4 +1,5 @@
-"""An exact in-memory dense store: numpy inner product over hashed n-gram keys."""
+"""An exact in-memory dense store: numpy inner product over hashed n-gram keys,
+saved as the keys' non-zeros."""
 
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ from retrikt_core.api import (
     Neighbors,
     StoreFileError,
     atomic_write_bytes,
+    check_listed,
     check_matches,
     checked_keys,
     dump_jsonl,
     empty_neighbors,
     hashed_features,
     inner_product_top_k,
+    keys_from_nonzero,
     load_table,
+    nonzero_keys,
     option,
     query_blocks,
     read_manifest,
@@ -46,7 +50,9 @@ class MemoryStore(KnowledgeStore):
     name = "memory"
     Options = MemoryStoreOptions
     dense_keys = True
-    FILES = ("vectors.npy", "entries.jsonl")
+    FILES = ("keys.npy", "entries.jsonl")
+    #: Stores saved before keys were saved as their non-zeros: dense keys.
+    DENSE_FILES = ("vectors.npy", "entries.jsonl")
 
     def __init__(self, options: MemoryStoreOptions | None = None) -> None:
         super().__init__(options)
@@ -91,8 +97,8 @@ class MemoryStore(KnowledgeStore):
 
     def save_state(self, path: Path) -> None:
         buffer = io.BytesIO()
-        np.save(buffer, self._vectors)
-        atomic_write_bytes(path / "vectors.npy", buffer.getvalue())
+        np.save(buffer, nonzero_keys(self._vectors))
+        atomic_write_bytes(path / "keys.npy", buffer.getvalue())
         atomic_write_bytes(path / "entries.jsonl", dump_jsonl(self.entries()).encode("utf-8"))
         write_manifest(
             path,
@@ -101,21 +107,33 @@ class MemoryStore(KnowledgeStore):
             dim=self.options.dim,
             encoder=self.encoder_name(),
         )
+        # A store read from dense keys and saved in place (``store add`` on
+        # an older bundle) leaves no unlisted copy of them behind.
+        (path / "vectors.npy").unlink(missing_ok=True)
 
     def load_state(self, path: Path) -> None:
-        manifest = read_manifest(path, self.FILES, keys=("count", "dim", "encoder"))
+        manifest = read_manifest(path, keys=("count", "dim", "encoder"))
+        dense = "vectors.npy" in manifest["sha256"]
+        check_listed(path, manifest, self.DENSE_FILES if dense else self.FILES)
         # component.json is not checksummed: options from another store show up here.
         check_matches(path / MANIFEST, "dim", manifest["dim"], self.options.dim)
         check_matches(path / MANIFEST, "encoder", manifest["encoder"], self.encoder_name())
+        shape = (manifest["count"], manifest["dim"])
+        name = "vectors.npy" if dense else "keys.npy"
         try:
-            vectors = np.load(path / "vectors.npy")
+            saved = np.load(path / name)
         except ValueError as exc:
-            raise StoreFileError(f"{path / 'vectors.npy'}: not a numpy array: {exc}") from None
+            raise StoreFileError(f"{path / name}: not a numpy array: {exc}") from None
+        if dense:
+            check_matches(path / name, "shape", saved.shape, shape)
+            vectors = saved
+        else:
+            try:
+                vectors = keys_from_nonzero(saved, shape, str(path / name))
+            except ValueError as exc:
+                raise StoreFileError(str(exc)) from None
         lines = (path / "entries.jsonl").read_text(encoding="utf-8").splitlines()
         entries = [Knowledge.from_dict(json.loads(line)) for line in lines if line]
-        check_matches(
-            path / "vectors.npy", "shape", vectors.shape, (manifest["count"], manifest["dim"])
-        )
         check_matches(path / "entries.jsonl", "entry count", len(entries), manifest["count"])
         self._table = load_table(self.name, path / "entries.jsonl", entries)
         self._vectors = vectors

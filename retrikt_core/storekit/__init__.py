@@ -1,7 +1,7 @@
 """What store plugins share: the store manifest and entry files with their
 checksums, an entry table that turns search hits into neighbours, top-k
 ranking, hashed text features for keys without a model, and dense keys
-computed apart from their store."""
+computed apart from their store or saved as their non-zeros."""
 
 from retrikt_core.errors import StoreFileError
 from retrikt_core.storekit.entry_table import EntryTable, empty_neighbors, load_table
@@ -18,13 +18,21 @@ from retrikt_core.storekit.files import (
     write_entries,
     write_manifest,
 )
-from retrikt_core.storekit.keys import checked_keys, key_to_text, keys_from_text
+from retrikt_core.storekit.keys import (
+    NONZERO,
+    checked_keys,
+    key_to_text,
+    keys_from_nonzero,
+    keys_from_text,
+    nonzero_keys,
+)
 from retrikt_core.storekit.ranking import inner_product_top_k, query_blocks, top_k
 
 __all__ = [
     "ENTRIES",
     "ENTRY_COLUMNS",
     "MANIFEST",
+    "NONZERO",
     "EntryTable",
     "StoreFileError",
     "check_listed",
@@ -35,8 +43,10 @@ __all__ = [
     "hashed_features",
     "inner_product_top_k",
     "key_to_text",
+    "keys_from_nonzero",
     "keys_from_text",
     "load_table",
+    "nonzero_keys",
     "query_blocks",
     "read_entries",
     "read_manifest",

@@ -151,8 +151,8 @@ def test_predict_cli_accepts_a_bundle(finished_run, tmp_path):
 
 
 def corrupt_missing(bundle_dir):
-    (bundle_dir / "stores/store/vectors.npy").unlink()
-    return "stores/store/vectors.npy", "missing (listed in bundle.json)"
+    (bundle_dir / "stores/store/keys.npy").unlink()
+    return "stores/store/keys.npy", "missing (listed in bundle.json)"
 
 
 def corrupt_truncated(bundle_dir):

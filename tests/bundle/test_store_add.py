@@ -20,6 +20,7 @@ from retrikt_core.errors import InputError
 from retrikt_core.pipeline.rundir import RunDir
 from retrikt_core.plugins import get_plugins
 from retrikt_core.records import Example
+from retrikt_core.storekit import keys_from_nonzero
 from retrikt_core.testing.runs import make_pipeline
 
 runner = CliRunner()
@@ -43,6 +44,13 @@ def write_rows(path, rows):
     return path
 
 
+def saved_keys(store):
+    """The dense keys a memory store saved in ``store``."""
+    manifest = json.loads((store / "store.json").read_text())
+    shape = (manifest["count"], manifest["dim"])
+    return keys_from_nonzero(np.load(store / "keys.npy"), shape, "keys.npy")
+
+
 def eval_examples(small_run):
     _, run_dir, _ = small_run
     lines = (run_dir / "stages/prepare/eval.jsonl").read_text().splitlines()
@@ -52,13 +60,13 @@ def eval_examples(small_run):
 def test_earlier_entries_keep_their_bytes_and_the_bundle_its_checks(bundle, tmp_path):
     store = bundle / "stores" / "store"
     entries_before = (store / "entries.jsonl").read_bytes()
-    keys_before = np.load(store / "vectors.npy")
+    keys_before = saved_keys(store)
     done = add_to_bundle(bundle, read_labelled(write_rows(tmp_path / "new.jsonl", NEW), 2))
     assert (done.added, done.skipped, done.store_version) == (3, 0, 2)
     manifest = read_manifest(bundle)  # every file matches the new checksums
     assert manifest.store_version == 2 and manifest.stores[0]["entries"] == len(keys_before) + 3
     assert (store / "entries.jsonl").read_bytes().startswith(entries_before)
-    keys_after = np.load(store / "vectors.npy")
+    keys_after = saved_keys(store)
     assert np.array_equal(keys_after[: len(keys_before)], keys_before)
     added = [json.loads(line) for line in (store / "entries.jsonl").read_text().splitlines()][-3:]
     assert [row["provenance"]["added_in"] for row in added] == [2, 2, 2]
@@ -137,12 +145,12 @@ def test_knowledge_the_bundle_cannot_take_is_refused_naming_the_line(
 
 
 def test_a_damaged_store_or_a_bundle_without_one_is_refused(bundle, small_run, tmp_path):
-    vectors = bundle / "stores" / "store" / "vectors.npy"
-    data = bytearray(vectors.read_bytes())
+    keys = bundle / "stores" / "store" / "keys.npy"
+    data = bytearray(keys.read_bytes())
     data[-1] ^= 0x01
-    vectors.write_bytes(bytes(data))
+    keys.write_bytes(bytes(data))
     new = read_labelled(write_rows(tmp_path / "new.jsonl", NEW), 2)
-    with pytest.raises(BundleError, match="vectors.npy"):
+    with pytest.raises(BundleError, match="keys.npy"):
         add_to_bundle(bundle, new)
     _, run_dir, _ = small_run
     export_bundle(run_dir, tmp_path / "kd", ExportOptions(method="kd_student"))

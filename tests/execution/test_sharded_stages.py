@@ -11,8 +11,10 @@ import json
 import numpy as np
 import pytest
 
+from retrikt_core.builtin.memory_store import MemoryStore
 from retrikt_core.pipeline import runner
 from retrikt_core.pipeline.work import chunk_rows
+from retrikt_core.records import Example
 from retrikt_core.testing.runs import make_pipeline
 
 CHUNKED = ["generator.plugin=template-chunked", "extract.generation_chunk=7"]
@@ -84,7 +86,8 @@ def test_cheap_keys_are_computed_in_place(small_run):
         )
         make_pipeline(config, run_dir, CHUNKED).run()  # the memory store: hashed n-grams
     assert "KeyWork" not in asked and asked["GenerateWork"]
-    assert np.load(run_dir / "stages" / "index" / "store" / "vectors.npy").shape[1] == 512
+    store = MemoryStore.from_pretrained(run_dir / "stages" / "index" / "store")
+    assert store.encode([Example("a film")]).shape == (1, 512) and len(store) > 0
 
 
 class StopAfterFirstShard:
