@@ -43,10 +43,10 @@ def worker(bundle_dir: str, runtime: str, eval_file: str) -> dict[str, Any]:
 
     bundle = load_bundle(bundle_dir, runtime)
     load_s = time.perf_counter() - start
-    from retrikt_core.records import Example
+    from retrikt_core.records import Example, jsonl_lines
 
-    lines = Path(eval_file).read_text(encoding="utf-8").splitlines()
-    examples = [Example.from_dict(json.loads(line)) for line in lines if line]
+    lines = jsonl_lines(Path(eval_file).read_text(encoding="utf-8"))
+    examples = [Example.from_dict(json.loads(line)) for _, line in lines]
     names = bundle.label_names
     out: dict[str, Any] = {"runtime": runtime, "load_s": load_s, "batches": {}}
     for batch in BATCHES:
@@ -138,6 +138,7 @@ def main() -> None:
 
     from retrikt_core.atomic import atomic_write_json
     from retrikt_core.bundle import ExportOptions, export_bundle
+    from retrikt_core.records import jsonl_lines
 
     run = Path(args.run)
     bundle_dir = Path(args.bundle or f"{run}-bundle")
@@ -146,8 +147,8 @@ def main() -> None:
     manifest = export_bundle(run, bundle_dir, ExportOptions(quantize="int8", overwrite=True))
     export_s = time.perf_counter() - started
     eval_file = run / "stages" / "prepare" / "eval.jsonl"
-    lines = eval_file.read_text(encoding="utf-8").splitlines()
-    gold = np.array([json.loads(line)["label"] for line in lines if line])
+    lines = jsonl_lines(eval_file.read_text(encoding="utf-8"))
+    gold = np.array([json.loads(line)["label"] for _, line in lines])
     threads = (
         {"OMP_NUM_THREADS": str(args.threads), "RETRIKT_ONNX_THREADS": str(args.threads)}
         if args.threads

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from retrikt_core.atomic import atomic_write_json
-from retrikt_core.records import Example
+from retrikt_core.records import Example, jsonl_lines
 
 CHOICES: dict[str, dict[str, Any]] = {
     "all (onnxruntime default)": {},
@@ -33,8 +33,8 @@ def measure(run_dir: Path, method: str) -> list[dict[str, Any]]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from retrikt_students.tiny_transformer import TransformerStudent
 
-    lines = (run_dir / "stages/prepare/eval.jsonl").read_text().splitlines()
-    examples = [Example.from_dict(json.loads(line)) for line in lines if line]
+    lines = jsonl_lines((run_dir / "stages/prepare/eval.jsonl").read_text(encoding="utf-8"))
+    examples = [Example.from_dict(json.loads(line)) for _, line in lines]
     gold = np.array([e.label for e in examples])
     student = TransformerStudent.from_pretrained(run_dir / "stages/train" / method)
     rows = []

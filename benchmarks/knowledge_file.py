@@ -27,7 +27,7 @@ from retrikt_core.atomic import atomic_write_text
 from retrikt_core.pipeline.rundir import RunDir
 from retrikt_core.pipeline.stages.extract import LABELLED_BY
 from retrikt_core.plugins import get_plugins
-from retrikt_core.records import Knowledge
+from retrikt_core.records import Knowledge, jsonl_lines
 
 
 def main() -> None:
@@ -45,9 +45,8 @@ def main() -> None:
     if len(ids) != 1 or None in ids:
         raise SystemExit(f"{args.run}: its knowledge names teachers {sorted(map(str, ids))}")
     teacher_id = ids.pop()
-    added = [
-        Knowledge.from_dict(json.loads(line)) for line in args.add.read_text().splitlines() if line
-    ]
+    lines = jsonl_lines(args.add.read_text(encoding="utf-8"))
+    added = [Knowledge.from_dict(json.loads(line)) for _, line in lines]
     texts = {e.text for e in own}
     added = [e for e in added if e.text not in texts]
 

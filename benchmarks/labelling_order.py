@@ -19,7 +19,7 @@ from pathlib import Path
 
 from retrikt_core.atomic import atomic_write_json
 from retrikt_core.pipeline import teacher_labels
-from retrikt_core.records import Knowledge
+from retrikt_core.records import Knowledge, jsonl_lines
 
 
 def main() -> None:
@@ -37,8 +37,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     teacher = LLMTeacher.from_pretrained(args.run_dir / "stages" / "teacher" / "teacher")
-    lines = (Path(args.data_dir) / "rte" / "train.jsonl").read_text().splitlines()
-    rows = [json.loads(line) for line in lines]
+    lines = jsonl_lines((Path(args.data_dir) / "rte" / "train.jsonl").read_text(encoding="utf-8"))
+    rows = [json.loads(line) for _, line in lines]
     random.Random(1).shuffle(rows)
     entries = [Knowledge(text=r["premise"], text_pair=r["hypothesis"]) for r in rows[: args.pairs]]
     teacher.predict_proba([e.example for e in entries[: args.batch]])  # load and warm up

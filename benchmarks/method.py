@@ -24,6 +24,7 @@ from typing import Any
 
 from retrikt_core.atomic import atomic_write_json
 from retrikt_core.knowledge import distinct_n
+from retrikt_core.records import jsonl_lines
 
 METHODS = ("teacher", "kshot_student", "kd_student", "retrikt_student")
 NAME = re.compile(r"^(?P<task>[a-z0-9]+)-s(?P<seed>\d+)(?:-(?P<variant>[\w.-]+))?$")
@@ -76,7 +77,7 @@ def knowledge_cpu_seconds(stages: dict[str, Any]) -> float:
 
 def knowledge_rows(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "stages" / "extract" / "knowledge.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    return [json.loads(line) for _, line in jsonl_lines(path.read_text(encoding="utf-8"))]
 
 
 def taken_cost(run_dir: Path, rows: list[dict[str, Any]]) -> float:

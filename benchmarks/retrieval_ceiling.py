@@ -26,14 +26,15 @@ import numpy as np
 from retrikt_core.atomic import atomic_write_json
 from retrikt_core.inspection import RunPredictor
 from retrikt_core.interpolation import interpolate
-from retrikt_core.records import Example, Knowledge, Neighbors
+from retrikt_core.records import Example, Knowledge, Neighbors, jsonl_lines
 
 LAMS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 STUDENTS = ("kd_student", "retrikt_student")
 
 
 def read_jsonl(path: Path, record: type) -> list[Any]:
-    return [record.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line]
+    lines = jsonl_lines(path.read_text(encoding="utf-8"))
+    return [record.from_dict(json.loads(line)) for _, line in lines]
 
 
 def student_space(student: Any, queries: list[Example], entries: list[Knowledge], k: int):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from retrikt_core.atomic import atomic_write_json
 from retrikt_core.builtin.tasks import FilesTask, FilesTaskOptions
-from retrikt_core.records import Example, Knowledge
+from retrikt_core.records import Example, Knowledge, jsonl_lines
 
 
 def packed_bilstm_student(options):
@@ -62,8 +62,8 @@ def main() -> None:
     from retrikt_students.tiny_transformer import TransformerStudent
 
     torch.set_num_threads(1)
-    lines = (Path(args.data_dir) / "rte" / "train.jsonl").read_text().splitlines()
-    rows = [json.loads(line) for line in lines]
+    lines = jsonl_lines((Path(args.data_dir) / "rte" / "train.jsonl").read_text(encoding="utf-8"))
+    rows = [json.loads(line) for _, line in lines]
     random.Random(0).shuffle(rows)
     knowledge = [
         Knowledge(r["premise"], r["hypothesis"], teacher_probs=(0.3, 0.7), id=f"kn-{i}")

@@ -76,7 +76,7 @@ from retrikt_core.interpolation import (
 from retrikt_core.knowledge import degenerate_reason, distinct_n, max_ngram_repeat, ngrams, words
 from retrikt_core.plugins.hookspecs import hookimpl
 from retrikt_core.progress import track
-from retrikt_core.records import Example, Knowledge, Neighbors, dump_jsonl
+from retrikt_core.records import Example, Knowledge, Neighbors, dump_jsonl, jsonl_lines
 from retrikt_core.rewards import jaccard, sample_bigrams
 from retrikt_core.storekit import (
     ENTRIES,
@@ -152,6 +152,7 @@ __all__ = [
     "choose_mixing",
     "column_of",
     "dump_jsonl",
+    "jsonl_lines",
     "degenerate_reason",
     "distinct_n",
     "empty_neighbors",

@@ -131,9 +131,19 @@ class Neighbors:
 
 
 def dump_jsonl(records: list[Any]) -> str:
-    """Serialise records with ``to_dict`` (or plain dicts) as JSON lines."""
+    """Serialise records with ``to_dict`` (or plain dicts) as JSON lines; read
+    them back with :func:`jsonl_lines`."""
     lines = []
     for record in records:
         row = record.to_dict() if hasattr(record, "to_dict") else record
         lines.append(json.dumps(row, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def jsonl_lines(text: str) -> list[tuple[int, str]]:
+    """The non-blank lines of JSON-lines ``text`` with their line numbers.
+
+    Only "\\n" ends a line: :func:`dump_jsonl` keeps non-ASCII text as it is,
+    and generated text may hold U+2028, U+0085 or a form feed, at which
+    ``str.splitlines()`` would cut a record in two."""
+    return [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]

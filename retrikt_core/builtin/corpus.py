@@ -23,6 +23,7 @@ from retrikt_core.api import (
     column_of,
     dump_jsonl,
     file_fingerprint,
+    jsonl_lines,
     option,
     read_table,
     read_text,
@@ -154,8 +155,8 @@ class CorpusGenerator(KnowledgeGenerator):
         atomic_write_text(path / "origin.json", json.dumps({"origin": self.origin}))
 
     def load_state(self, path: Path) -> None:
-        lines = (path / "pool.jsonl").read_text(encoding="utf-8").splitlines()
-        self.pool = [Example.from_dict(json.loads(line)) for line in lines if line]
+        lines = jsonl_lines((path / "pool.jsonl").read_text(encoding="utf-8"))
+        self.pool = [Example.from_dict(json.loads(line)) for _, line in lines]
         self.origin = json.loads((path / "origin.json").read_text())["origin"]
 
 

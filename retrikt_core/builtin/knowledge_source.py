@@ -22,6 +22,7 @@ from retrikt_core.api import (
     atomic_write_text,
     dump_jsonl,
     file_fingerprint,
+    jsonl_lines,
     option,
 )
 
@@ -64,13 +65,13 @@ class KnowledgeSource(KnowledgeGenerator):
     def _read(self, task: Task) -> list[Knowledge]:
         file = self.file()
         try:
-            lines = [line for line in file.read_text(encoding="utf-8").splitlines() if line]
+            lines = jsonl_lines(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"generator.path: cannot read {file} ({exc})") from None
         if not lines:
             raise ConfigError(f"generator.path: knowledge file {file} holds no entries")
         entries = []
-        for number, line in enumerate(lines, 1):
+        for number, line in lines:
             try:
                 entries.append(Knowledge.from_dict(json.loads(line)))
             except (ValueError, KeyError, TypeError) as exc:
@@ -143,6 +144,6 @@ class KnowledgeSource(KnowledgeGenerator):
         atomic_write_text(path / "origin.json", json.dumps({"origin": self.origin}))
 
     def load_state(self, path: Path) -> None:
-        lines = (path / "pool.jsonl").read_text(encoding="utf-8").splitlines()
-        self.pool = [Knowledge.from_dict(json.loads(line)) for line in lines if line]
+        lines = jsonl_lines((path / "pool.jsonl").read_text(encoding="utf-8"))
+        self.pool = [Knowledge.from_dict(json.loads(line)) for _, line in lines]
         self.origin = json.loads((path / "origin.json").read_text())["origin"]

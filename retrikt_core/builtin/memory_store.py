@@ -26,6 +26,7 @@ from retrikt_core.api import (
     empty_neighbors,
     hashed_features,
     inner_product_top_k,
+    jsonl_lines,
     keys_from_nonzero,
     load_table,
     nonzero_keys,
@@ -132,8 +133,8 @@ class MemoryStore(KnowledgeStore):
                 vectors = keys_from_nonzero(saved, shape, str(path / name))
             except ValueError as exc:
                 raise StoreFileError(str(exc)) from None
-        lines = (path / "entries.jsonl").read_text(encoding="utf-8").splitlines()
-        entries = [Knowledge.from_dict(json.loads(line)) for line in lines if line]
+        lines = jsonl_lines((path / "entries.jsonl").read_text(encoding="utf-8"))
+        entries = [Knowledge.from_dict(json.loads(line)) for _, line in lines]
         check_matches(path / "entries.jsonl", "entry count", len(entries), manifest["count"])
         self._table = load_table(self.name, path / "entries.jsonl", entries)
         self._vectors = vectors

@@ -24,7 +24,7 @@ from retrikt_core.inspection.predict import ADDED_IN
 from retrikt_core.interfaces import KnowledgeStore, Student
 from retrikt_core.pipeline.rundir import load_component
 from retrikt_core.plugins import Plugins, get_plugins
-from retrikt_core.records import Knowledge
+from retrikt_core.records import Knowledge, jsonl_lines
 
 KNOWLEDGE_FILE = Path("stages") / "extract" / "knowledge.jsonl"
 
@@ -71,13 +71,11 @@ def read_labelled(
             raise InputError(f"{path}: not a finished run (no {KNOWLEDGE_FILE}) and not a file")
         path = path / KNOWLEDGE_FILE
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = jsonl_lines(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
     entries = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for number, line in lines:
         where = f"{path}:{number}"
         try:
             row = json.loads(line)

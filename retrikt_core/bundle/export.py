@@ -35,7 +35,7 @@ from retrikt_core.bundle.model_card import CardInputs, model_card
 from retrikt_core.interfaces import COMPONENT_FILE, KnowledgeStore, Student
 from retrikt_core.pipeline import RunDir
 from retrikt_core.plugins import Plugins, get_plugins
-from retrikt_core.records import Example
+from retrikt_core.records import Example, jsonl_lines
 from retrikt_core.storekit import sha256_file
 
 QUANTIZATIONS = ("int8",)
@@ -127,15 +127,15 @@ class RunFiles:
         path = self.run.eval_file
         if not path.is_file():
             return []
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [Example.from_dict(json.loads(line)) for line in lines if line]
+        lines = jsonl_lines(path.read_text(encoding="utf-8"))
+        return [Example.from_dict(json.loads(line)) for _, line in lines]
 
     def predictions(self) -> list[list[float]] | None:
         """The run's own evaluation probabilities for the method, if it kept them."""
         path = self.run.predictions_file
         if not path.is_file():
             return None
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line]
+        rows = [json.loads(line) for _, line in jsonl_lines(path.read_text(encoding="utf-8"))]
         if not rows or any(self.method not in row for row in rows):
             return None
         return [row[self.method] for row in rows]

@@ -8,6 +8,7 @@ from typing import Any
 
 from retrikt_core.atomic import atomic_write_text
 from retrikt_core.pipeline.rundir import RunDir
+from retrikt_core.records import jsonl_lines
 
 METHOD_TITLES = {
     "teacher": "teacher",
@@ -151,7 +152,7 @@ def _read_history(run_dir: Path) -> list[dict[str, Any]]:
     path = RunDir(run_dir).history_file
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    return [json.loads(line) for _, line in jsonl_lines(path.read_text(encoding="utf-8"))]
 
 
 def write_report(

@@ -31,7 +31,7 @@ from retrikt_core.pipeline.digests import (
 )
 from retrikt_core.pipeline.locking import RunLock, lock_is_held
 from retrikt_core.plugins import Plugins
-from retrikt_core.records import Example, Knowledge
+from retrikt_core.records import Example, Knowledge, jsonl_lines
 from retrikt_core.storekit.files import sha256_file
 
 MANIFEST = "manifest.json"
@@ -235,9 +235,7 @@ class RunDir:
 
     def _jsonl(self, path: Path) -> list[dict[str, Any]]:
         try:
-            # "\n" alone ends a line: JSON text may hold U+2028 and other breaks.
-            lines = path.read_text(encoding="utf-8").split("\n")
-            return [json.loads(line) for line in lines if line.strip()]
+            return [json.loads(line) for _, line in jsonl_lines(path.read_text(encoding="utf-8"))]
         except FileNotFoundError:
             raise ArtifactError(f"{path}: missing; is {self.path} a retrikt run?") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -48,7 +48,8 @@ def synthetic_entries(
     n: int, *, seed: int = 0, prefix: str = "e", num_labels: int = 3
 ) -> list[Knowledge]:
     """``n`` entries of pseudo-word text with every field set: some sentence
-    pairs, some unlabelled (``requested_label`` None), nested provenance."""
+    pairs, some unlabelled (``requested_label`` None), some with U+2028 and
+    U+0085 in their text, nested provenance."""
     rng = random.Random(seed)
     vocabulary = _vocabulary(400, random.Random(12345))  # shared by every seed
 
@@ -61,9 +62,12 @@ def synthetic_entries(
     entries = []
     for i in range(n):
         weights = [rng.random() + 0.05 for _ in range(num_labels)]
+        text = sentence()
+        if i % 7 == 6:  # generated text holds breaks that str.splitlines() also cuts at
+            text = text.replace(" ", "\u2028", 1).replace(" ", "\x85", 1)
         entries.append(
             Knowledge(
-                text=sentence(),
+                text=text,
                 text_pair=sentence() if i % 4 == 3 else None,
                 requested_label=None if i % 5 == 4 else i % num_labels,
                 teacher_probs=tuple(w / sum(weights) for w in weights),

@@ -25,6 +25,7 @@ from retrikt_core.api import (
     StoreFileError,
     atomic_write_bytes,
     inner_product_top_k,
+    jsonl_lines,
     option,
 )
 
@@ -86,8 +87,8 @@ class LearnedKeys:
                 f"{path / KEYS_FILE}: expected finite keys of shape (n, {width}), got {keys.shape}"
             )
         ids, probs = [], []
-        lines = (path / ENTRIES_FILE).read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(lines, start=1):
+        lines = jsonl_lines((path / ENTRIES_FILE).read_text(encoding="utf-8"))
+        for number, line in lines:
             try:
                 row = json.loads(line)
                 entry_id, row_probs = str(row["id"]), [float(p) for p in row["teacher_probs"]]
