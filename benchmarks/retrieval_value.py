@@ -38,7 +38,10 @@ Resumable: labels, teacher states, trained students and each arm's result
 are kept under ``--work``. ``--entry-budget`` caps the entries a student
 passes over in training (epochs x entries it trains on): the students of
 stores larger than the budget allows at ``--epochs`` train for fewer
-epochs, for about the same number of steps.
+epochs, for about the same number of steps. ``--d-model`` sets the
+student's width (narrower students memorise less of the store, which leaves
+retrieval more to add); each row records the student's parameters, the
+bytes its stores save and its eval examples a second.
 
     .venv/bin/python benchmarks/retrieval_value.py --run runs/students/sst2-s0-compact \\
         --sizes 2000 8000 --seeds 0 1 2
@@ -54,6 +57,7 @@ import json
 import random
 import re
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -67,7 +71,7 @@ from retrikt_core.builtin.tasks.presets import PresetOptions, SST2Task
 from retrikt_core.interpolation import interpolate, overlapping
 from retrikt_core.pipeline.rundir import RunDir
 from retrikt_core.plugins import get_plugins
-from retrikt_core.records import Example, Knowledge
+from retrikt_core.records import Example, Knowledge, jsonl_lines
 
 # The extreme student of examples/configs/sst2-extreme.toml.
 STUDENT = {"embeddings": "minilm-static", "d_model": 64, "epochs": 30}
@@ -76,7 +80,8 @@ LAMS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
 def read_jsonl(path: Path, record: type) -> list[Any]:
-    return [record.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line]
+    lines = jsonl_lines(path.read_text(encoding="utf-8"))
+    return [record.from_dict(json.loads(line)) for _, line in lines]
 
 
 def transfer_set(run: RunDir, task: Any, largest: int, work: Path, teacher: Any) -> list[Knowledge]:
@@ -211,6 +216,35 @@ def scores(
     return out
 
 
+def throughput(student: Any, retriever: Any, evaluation: list[Example], repeats: int = 3) -> float:
+    """Eval examples a second through the student, its neighbours and their
+    mixing (best of ``repeats``, this process's threads): compare arms
+    measured in one run, alone on the machine."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        own = np.asarray(student.predict_proba(evaluation))
+        if retriever is not None:
+            interpolate(own, retriever.retrieve(evaluation), student.lam, student.knn_temperature)
+        best = min(best, time.perf_counter() - start)
+    return len(evaluation) / best
+
+
+def store_bytes(retriever: Any) -> int | None:
+    """Bytes of the files the retriever's stores save: 0 without retrieval,
+    None for learned keys (saved with the student)."""
+    if retriever is None:
+        return 0
+    if not hasattr(retriever, "stores"):
+        return None
+    total = 0
+    with tempfile.TemporaryDirectory() as folder:
+        for i, store in enumerate(retriever.stores):
+            store.save_pretrained(Path(folder) / str(i))
+        total = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+    return total
+
+
 def sibling_shares(
     entries: list[Knowledge], evaluation: list[Example], sample: int = 300
 ) -> dict[str, float]:
@@ -263,11 +297,12 @@ def train(
     train_on: int = 0,
 ) -> tuple[Any, Any, float]:
     """(student, retriever it uses, CPU seconds): trained, or read back from
-    ``work/students/<name>-s<seed>``."""
+    ``work/students/<name>-s<seed>`` (``work/students/d<width>/...`` for
+    another ``--d-model``)."""
     from retrikt_students.tiny_transformer import TransformerStudent, TransformerStudentOptions
 
     retrieval, lam_fit, keys = ARMS[arm]
-    folder = context["work"] / "students" / f"{name}-s{seed}"
+    folder = context["work"] / "students" / context["width"] / f"{name}-s{seed}"
     options = dict(STUDENT, train_on=train_on, epochs=epochs_for(train_on or len(entries), context))
     if retrieval:
         options.update(retrieval=retrieval, lam_fit=lam_fit)
@@ -314,7 +349,13 @@ def measure_seed(
     rows: dict[str, Any] = {}
 
     def record(name: str, student: Any, retriever: Any, seconds: float) -> None:
-        rows[name] = {**scores(student, retriever, evaluation), "cpu_seconds": seconds}
+        rows[name] = {
+            **scores(student, retriever, evaluation),
+            "cpu_seconds": seconds,
+            "parameters": student.num_parameters(),
+            "store_bytes": store_bytes(retriever),
+            "examples_per_s": throughput(student, retriever, evaluation),
+        }
         print(f"seed {seed} {name}: {100 * rows[name]['accuracy']:.1f}", flush=True)
 
     for size in sizes:
@@ -396,7 +437,7 @@ def add_without_retraining(
     if ARMS[arm][0] == "store":
         retriever.stores[0].add(new)
     else:
-        keys = context["work"] / folder / f"{arm}-s{seed}"
+        keys = context["work"] / folder / context["width"] / f"{arm}-s{seed}"
         keys.mkdir(parents=True, exist_ok=True)
         student.add_own_keys(new, keys)
         retriever = student.own_retriever()
@@ -482,6 +523,13 @@ def summary(values: list[float]) -> str:
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
+def mean_of(rows: list[dict[str, Any]], key: str, form: str, scale: float = 1.0) -> str:
+    """The mean of ``key`` over the rows that recorded it (rows measured
+    before it was recorded have none), formatted; "-" if none did."""
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return form.format(scale * statistics.mean(values)) if values else "-"
+
+
 def table(results: dict[str, dict[str, Any]]) -> str:
     def order(arm: str) -> tuple[int, int, int]:
         regime, size, suffix = re.fullmatch(r"([a-z]+)(\d+)[a-z0-9]*-(.+)", arm).groups()
@@ -492,8 +540,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         key=order,
     )
     lines = [
-        "| arm | accuracy | own alone | lam | λ ceiling | CPU s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| arm | accuracy | own alone | lam | λ ceiling | CPU s | params | store MB | examples/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for arm in arms:
         rows = [results[seed][arm] for seed in results if arm in results[seed]]
@@ -506,6 +554,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             f"{statistics.mean(lam):.2f}" if lam else "-",
             summary(ceiling) if ceiling else "-",
             f"{statistics.mean(r['cpu_seconds'] for r in rows):,.1f}",
+            mean_of(rows, "parameters", "{:,.0f}"),
+            mean_of(rows, "store_bytes", "{:.1f}", scale=1e-6),
+            mean_of(rows, "examples_per_s", "{:,.0f}"),
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
@@ -518,6 +569,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 8000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=STUDENT["epochs"], help="student epochs")
+    parser.add_argument(
+        "--d-model",
+        type=int,
+        default=STUDENT["d_model"],
+        help="student width; other widths keep their students under --work/students/d<width>",
+    )
     parser.add_argument(
         "--entry-budget",
         type=int,
@@ -549,6 +606,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     STUDENT["epochs"] = args.epochs
+    default_width = STUDENT["d_model"]
+    STUDENT["d_model"] = args.d_model
     from retrikt_students import static_vectors
 
     static_vectors.vectors(STUDENT["d_model"])  # built or read once, outside any arm's CPU time
@@ -569,6 +628,8 @@ def main() -> None:
     }
     context = {
         "work": args.work,
+        # Students of another width are kept apart from the default ones.
+        "width": "" if args.d_model == default_width else f"d{args.d_model}",
         "task": task,
         "kshot": run.read_examples("prepare", "kshot.jsonl"),
         "eval": evaluation,
