@@ -237,12 +237,10 @@ def store_bytes(retriever: Any) -> int | None:
         return 0
     if not hasattr(retriever, "stores"):
         return None
-    total = 0
     with tempfile.TemporaryDirectory() as folder:
         for i, store in enumerate(retriever.stores):
             store.save_pretrained(Path(folder) / str(i))
-        total = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
-    return total
+        return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
 
 
 def sibling_shares(

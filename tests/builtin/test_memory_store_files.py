@@ -36,6 +36,11 @@ def rewrite(path, name, array, files=MemoryStore.FILES):
     buffer = io.BytesIO()
     np.save(buffer, array)
     (path / name).write_bytes(buffer.getvalue())
+    list_files(path, files)
+
+
+def list_files(path, files):
+    """Write the store's manifest again, listing ``files``."""
     manifest = json.loads((path / "store.json").read_text())
     info = {key: value for key, value in manifest.items() if key != "sha256"}
     write_manifest(path, files, **info)
@@ -105,8 +110,6 @@ def set_field(nonzero, field, value):
 def test_a_manifest_that_lists_neither_key_file_is_refused(tmp_path):
     _, _, path = saved_store(tmp_path)
     (path / "keys.npy").unlink()
-    manifest = json.loads((path / "store.json").read_text())
-    info = {key: value for key, value in manifest.items() if key != "sha256"}
-    write_manifest(path, ["entries.jsonl"], **info)
+    list_files(path, ["entries.jsonl"])
     with pytest.raises(StoreFileError, match="lists no checksum for keys.npy"):
         MemoryStore.from_pretrained(path)
