@@ -1,7 +1,8 @@
 """The size-quality frontier from finished runs of benchmarks/students.sh:
 for each student (variant), its parameters, accuracy on the k-shot labels
-alone, with KD and with retrieval (mean ± std over seeds) and examples/s, beside the teacher and
-SetFit measured in the same runs. It reads runs; it does not run them:
+alone, with KD and with retrieval (mean ± std over seeds), examples/s and the
+run's training CPU, beside the teacher and SetFit measured in the same runs.
+It reads runs; it does not run them:
 
     for s in 0 1 2; do benchmarks/students.sh sst2 $s; done
     .venv/bin/python benchmarks/frontier.py runs/students/sst2-s*
@@ -61,6 +62,10 @@ def collect(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found = [r["methods"][method] for r in group if method in r["methods"]]
             if found:
                 rows.append(point(f"{variant} ({how})", method, found))
+                # Training is one stage for all of a run's students (k-shot,
+                # KD, RetriKT, and SetFit where it runs): the run's cost, per seed.
+                train = [r["stage_cpu_seconds"].get("train") or 0.0 for r in group]
+                rows[-1]["run_train_cpu_seconds"] = summary(train)
     return rows
 
 
@@ -126,12 +131,14 @@ def main() -> None:
         atomic_write_json(out / f"frontier-{task}{args.suffix}.json", result)
         plot(rows, task, out / f"frontier-{task}{args.suffix}.png")
         print(f"{task}, seeds {','.join(map(str, seeds))}")
-        print("| student or method | params | accuracy (%) | examples/s |")
-        print("|---|---:|---:|---:|")
+        print("| student or method | params | accuracy (%) | examples/s | run's train CPU min |")
+        print("|---|---:|---:|---:|---:|")
         for row in rows:
+            train = row.get("run_train_cpu_seconds")
             print(
                 f"| {row['label']} | {row['params'] / 1e6:.2f}M | {show(row['accuracy'])} "
-                f"| {show(row['examples_per_s'], 1.0, 0)} |"
+                f"| {show(row['examples_per_s'], 1.0, 0)} "
+                f"| {show(train, 1 / 60) if train else ''} |"
             )
 
 

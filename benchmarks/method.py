@@ -50,6 +50,7 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
         "variant": match["variant"] or "base",
         "methods": metrics["methods"],
         "stage_seconds": {name: record.get("seconds") for name, record in stages.items()},
+        "stage_cpu_seconds": {name: record.get("cpu_seconds") for name, record in stages.items()},
         "total_seconds": sum(record.get("seconds", 0) or 0 for record in stages.values()),
         # What building the knowledge cost beyond the shared teacher: fitting the
         # source(s), RL, generating or reading, filtering and teacher labelling.
