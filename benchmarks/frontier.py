@@ -10,11 +10,14 @@ It reads runs; it does not run them:
 Prints a Markdown table, writes benchmarks/results/frontier-<task>.json and
 plots accuracy against parameters (log scale) to frontier-<task>.png
 (``--suffix=-8k`` writes frontier-<task>-8k.*, for runs on other knowledge).
+Seeds whose run directories are gone enter through their own earlier output
+(``--with frontier-sst2-8k-s0.json``, one seed's table).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -64,9 +67,49 @@ def collect(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 rows.append(point(f"{variant} ({how})", method, found))
                 # Training is one stage for all of a run's students (k-shot,
                 # KD, RetriKT, and SetFit where it runs): the run's cost, per seed.
-                train = [r["stage_cpu_seconds"].get("train") or 0.0 for r in group]
+                train = [r["stage_cpu_seconds"]["train"] for r in group if r["stage_cpu_seconds"]]
                 rows[-1]["run_train_cpu_seconds"] = summary(train)
     return rows
+
+
+def seeds_of(path: Path) -> list[dict[str, Any]]:
+    """The runs behind an earlier output of this script on one seed, as
+    :func:`read_run` gives them, so that seeds run apart combine into one
+    table (their run directories need not be kept). Only single-seed outputs
+    qualify: a mean over seeds cannot be split back into its seeds."""
+    result = json.loads(path.read_text())
+    if len(result["seeds"]) != 1:
+        raise SystemExit(f"{path}: holds seeds {result['seeds']}; --with takes one seed's output")
+    # The teacher's and SetFit's rows belong to the seed, not to one variant.
+    per_seed = {method for _, method in ROWS}
+    shared = {row["method"]: row for row in result["rows"] if row["method"] in per_seed}
+    runs: dict[str, dict[str, Any]] = {}
+    for row in result["rows"]:
+        if row["method"] in shared:
+            continue
+        variant, _, _ = row["label"].partition(" (")
+        run = runs.setdefault(
+            variant,
+            {
+                "task": result["task"],
+                "seed": result["seeds"][0],
+                "variant": variant,
+                "methods": {},
+                "stage_cpu_seconds": {},
+            },
+        )
+        run["methods"][row["method"]] = one_seed(row)
+    for run in runs.values():
+        run["methods"].update({method: one_seed(row) for method, row in shared.items()})
+    return list(runs.values())
+
+
+def one_seed(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "accuracy": row["accuracy"]["mean"],
+        "examples_per_s": row["examples_per_s"]["mean"],
+        "params": row["params"],
+    }
 
 
 def point(label: str, method: str, found: list[dict[str, Any]]) -> dict[str, Any]:
@@ -115,13 +158,26 @@ def plot(rows: list[dict[str, Any]], task: str, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="run directories")
+    parser.add_argument("runs", nargs="*", type=Path, help="run directories")
+    parser.add_argument(
+        "--with",
+        dest="earlier",
+        action="append",
+        default=[],
+        type=Path,
+        help="an earlier frontier-*.json of one seed whose runs are not at hand, "
+        "counted as that seed's runs",
+    )
     parser.add_argument("--out-dir", default="benchmarks/results")
     parser.add_argument(
         "--suffix", default="", help="appended to the file names: frontier-<task><suffix>.json"
     )
     args = parser.parse_args()
-    runs = finished_runs(args.runs)
+    runs = [run for path in args.earlier for run in seeds_of(path)]
+    if args.runs or not runs:
+        runs += finished_runs(args.runs)
+    if len({(r["task"], r["seed"], r["variant"]) for r in runs}) < len(runs):
+        raise SystemExit("the same task, seed and variant appears twice among the runs")
     for task in sorted({r["task"] for r in runs}):
         mine = [r for r in runs if r["task"] == task]
         rows = collect(mine)
