@@ -57,6 +57,10 @@ def collect(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append(point(label, method, list(by_seed.values())))
     for variant in sorted({r["variant"] for r in runs}):
         group = [r for r in runs if r["variant"] == variant]
+        # Training is one stage for all of a run's students (k-shot, KD,
+        # RetriKT, and SetFit where it runs): the run's cost, per seed.
+        cpu = [r["stage_cpu_seconds"].get("train") for r in group]
+        train = summary([seconds for seconds in cpu if seconds is not None])
         for method, how in (
             ("kshot_student", "k-shot only"),
             ("kd_student", "KD"),
@@ -65,10 +69,7 @@ def collect(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found = [r["methods"][method] for r in group if method in r["methods"]]
             if found:
                 rows.append(point(f"{variant} ({how})", method, found))
-                # Training is one stage for all of a run's students (k-shot,
-                # KD, RetriKT, and SetFit where it runs): the run's cost, per seed.
-                train = [r["stage_cpu_seconds"]["train"] for r in group if r["stage_cpu_seconds"]]
-                rows[-1]["run_train_cpu_seconds"] = summary(train)
+                rows[-1]["run_train_cpu_seconds"] = train
     return rows
 
 
